@@ -1,0 +1,31 @@
+# Every module builds and tests on its own (GOWORK=off) as well as in the
+# go.work workspace; the targets below run each module with GOWORK=off so a
+# missing replace directive or dependency shows up here.
+MODULES := core capture pgxbemi gormbemi entbemi middleware/chi middleware/gin examples/todo
+GO ?= go
+
+.PHONY: test vet build bench demo tidy
+
+test: vet
+	@set -e; for m in $(MODULES); do \
+		echo "== $$m"; \
+		(cd $$m && GOWORK=off $(GO) test -race -count=1 ./...); \
+	done
+
+vet:
+	@set -e; for m in $(MODULES); do \
+		(cd $$m && GOWORK=off $(GO) vet ./...); \
+	done
+
+build:
+	@mkdir -p bin
+	cd capture && GOWORK=off $(GO) build -o ../bin/bemi ./cmd/bemi
+
+bench:
+	@echo "make bench: no benchmarks yet"
+
+demo:
+	@echo "make demo: not implemented yet"
+
+tidy:
+	@set -e; for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) mod tidy); done

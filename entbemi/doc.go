@@ -1,0 +1,2 @@
+// Package entbemi is being built; see the README for the module map.
+package entbemi

@@ -1,0 +1,7 @@
+module github.com/bemi-go/bemi/examples/todo
+
+go 1.26.0
+
+require github.com/bemi-go/bemi/core v0.0.0
+
+replace github.com/bemi-go/bemi/core => ../../core

@@ -1,0 +1,4 @@
+// Command todo is being built; see the README.
+package main
+
+func main() {}

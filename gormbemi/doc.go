@@ -1,0 +1,2 @@
+// Package gormbemi is being built; see the README for the module map.
+package gormbemi

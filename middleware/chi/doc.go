@@ -1,0 +1,2 @@
+// Package bemichi is being built; see the README for the module map.
+package bemichi

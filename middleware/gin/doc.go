@@ -1,0 +1,2 @@
+// Package bemigin is being built; see the README for the module map.
+package bemigin

@@ -1,0 +1,2 @@
+// Package pgxbemi is being built; see the README for the module map.
+package pgxbemi
