@@ -21,9 +21,9 @@ const DefaultMaxBodySize = 64 << 10
 var ErrBodyTooLarge = errors.New("request body exceeds the size limit")
 
 // JSONBody decodes the JSON request body of r for the params field, such as
-// {"task":"Sleep"}. It reads at most maxBytes bytes (DefaultMaxBodySize when
-// maxBytes <= 0) and then puts the body back in r.Body, so the handler reads
-// the same bytes. Numbers decode as json.Number, so large integers stay exact.
+// {"task":"Sleep"}. It reads at most maxBytes+1 bytes (DefaultMaxBodySize
+// when maxBytes <= 0) and then puts them back in front of the rest of r.Body,
+// so the handler reads the same bytes. Numbers decode as json.Number, so large integers stay exact.
 //
 // JSONBody returns nil and no error when the body is empty or the
 // Content-Type is not application/json or a +json type. It returns an error

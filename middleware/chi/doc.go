@@ -62,11 +62,11 @@
 //     and leaves the endpoint field out.
 //   - middleware.RequestID must run before Middleware: the request id it
 //     stores after Middleware has run is not recorded.
-//   - A middleware after Middleware that changes the routing path (by setting
-//     chi.Context.RoutePath) can make a write record another route than the
-//     one that serves the request, when the write comes before routing or
-//     from a route whose pattern ends in "/*". Other writes in the handler
-//     record the route that serves the request.
+//   - A middleware after Middleware can change the routing path by setting
+//     chi.Context.RoutePath. Then a write made before routing, or under a
+//     route whose pattern ends in "/*", can record another route than the one
+//     that serves the request. Other writes in the handler record the route
+//     that serves the request.
 //   - A goroutine that a middleware starts before routing and that encodes the
 //     context while chi routes the request races with chi's routing.
 package bemichi

@@ -19,7 +19,7 @@ import (
 // run, so a RoutePattern is resolved when it is read: when core encodes the
 // context at the first database write, or when String is called. In the
 // handler, it reads chi's routing context. Before routing, in a middleware,
-// it asks the router which route the request will match. When the request
+// it looks the request's method and path up in the root router. When the request
 // ends, the pattern is fixed, so a goroutine that outlives the request still
 // reads its own request's pattern.
 type RoutePattern struct {
@@ -171,7 +171,8 @@ func (rt *route) lookup() match {
 	// Routing has not reached a route yet (the write comes from a middleware
 	// that runs before routing), or it stopped at a pattern that ends in
 	// "/*": a mount, a catch-all route or a sub-router that found no route.
-	// The root router tells which route the request matches in all cases.
+	// Mux.Find on the root router returns the full pattern of the route
+	// that the method and path match, or "" when none matches.
 	if rctx.Routes == nil {
 		return match{}
 	}

@@ -56,7 +56,7 @@ func newRouteTestRouter(h http.Handler) http.Handler {
 	admin.NotFound(h.ServeHTTP)
 	r.Mount("/admin", admin)
 
-	// A mounted http.Handler that is not a chi router: chi knows only the
+	// A mounted http.Handler that is not a chi router: chi records only the
 	// mount pattern.
 	r.Mount("/legacy", h)
 
