@@ -116,25 +116,67 @@ func TestEndpointRoutePatterns(t *testing.T) {
 	}
 }
 
-func TestEndpointMiddlewareInSubRouter(t *testing.T) {
+func TestEndpointMiddlewarePlacement(t *testing.T) {
 	t.Parallel()
 
-	rec := &recorder{t: t}
-	r := chi.NewRouter()
-	r.Route("/api", func(r chi.Router) {
-		r.Use(bemichi.Middleware(bemichi.Config{
+	bemi := func() func(http.Handler) http.Handler {
+		return bemichi.Middleware(bemichi.Config{
 			Fields: func(r *http.Request) core.Fields {
 				return core.Fields{"params": bemichi.URLParams(r)}
 			},
-		}))
-		r.Method(http.MethodGet, "/todo/{id}", rec)
-	})
+		})
+	}
+	tests := []struct {
+		name  string
+		build func(h http.Handler) http.Handler
+	}{
+		{name: "Use in Route", build: func(h http.Handler) http.Handler {
+			r := chi.NewRouter()
+			r.Route("/api", func(r chi.Router) {
+				r.Use(bemi())
+				r.Method(http.MethodGet, "/todo/{id}", h)
+			})
 
-	serve(r, http.MethodGet, "/api/todo/27", nil)
+			return r
+		}},
+		{name: "Use in mounted router", build: func(h http.Handler) http.Handler {
+			api := chi.NewRouter()
+			api.Use(bemi())
+			api.Method(http.MethodGet, "/todo/{id}", h)
+			r := chi.NewRouter()
+			r.Mount("/api", api)
 
-	want := map[string]any{"method": "GET", "endpoint": "/api/todo/{id}", "params": map[string]any{"id": "27"}}
-	if !reflect.DeepEqual(rec.fields, want) {
-		t.Errorf("fields = %v, want %v", rec.fields, want)
+			return r
+		}},
+		{name: "Use in Group", build: func(h http.Handler) http.Handler {
+			r := chi.NewRouter()
+			r.Group(func(r chi.Router) {
+				r.Use(bemi())
+				r.Method(http.MethodGet, "/api/todo/{id}", h)
+			})
+
+			return r
+		}},
+		{name: "inline With", build: func(h http.Handler) http.Handler {
+			r := chi.NewRouter()
+			r.With(bemi()).Method(http.MethodGet, "/api/todo/{id}", h)
+
+			return r
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			rec := &recorder{t: t}
+
+			serve(tt.build(rec), http.MethodGet, "/api/todo/27", nil)
+
+			want := map[string]any{"method": "GET", "endpoint": "/api/todo/{id}", "params": map[string]any{"id": "27"}}
+			if !reflect.DeepEqual(rec.fields, want) {
+				t.Errorf("fields = %v, want %v", rec.fields, want)
+			}
+		})
 	}
 }
 
