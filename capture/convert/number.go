@@ -2,14 +2,21 @@ package convert
 
 import "errors"
 
-// maxExponent is the largest exponent magnitude that PostgreSQL's numeric
-// input accepts (NUMERIC_MAX_PRECISION in PostgreSQL 15's numeric.c).
-const maxExponent = 1000
+// The range of PostgreSQL's numeric type, which jsonb uses for numbers:
+// at most 131072 digits before the decimal point and 16383 after it.
+const (
+	maxIntegerDigits  = 131072
+	maxFractionDigits = 16383
+)
+
+// maxExponent bounds the exponents that appendNumber reads; any larger one
+// is out of numeric's range whatever the mantissa.
+const maxExponent = maxIntegerDigits + maxFractionDigits
 
 var (
 	errNumberSyntax  = errors.New("invalid number syntax")
 	errIntegerSyntax = errors.New("invalid integer syntax")
-	errExponentRange = errors.New("number exponent is outside numeric's range of -1000 to 1000")
+	errNumberRange   = errors.New("number is outside numeric's range of 131072 digits before the point and 16383 after")
 )
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
@@ -65,6 +72,9 @@ func appendNumber(dst, s []byte) ([]byte, error) {
 
 	zero := allZeros(s[intStart:intEnd]) && allZeros(s[fracStart:fracEnd])
 	if !hasExp {
+		if intEnd-intStart > maxIntegerDigits || fracEnd-fracStart > maxFractionDigits {
+			return dst, errNumberRange
+		}
 		if neg && zero {
 			return append(dst, s[1:]...), nil
 		}
@@ -74,7 +84,7 @@ func appendNumber(dst, s []byte) ([]byte, error) {
 
 	d := digits{integer: s[intStart:intEnd], fraction: s[fracStart:fracEnd]}
 
-	return d.appendShifted(dst, neg && !zero, exp), nil
+	return d.appendShifted(dst, neg && !zero, exp)
 }
 
 // parseExponent reads the exponent that starts at s[i], after the 'e'.
@@ -97,7 +107,7 @@ func parseExponent(s []byte, i int) (int, int, error) {
 		return 0, i, errNumberSyntax
 	}
 	if exp > maxExponent {
-		return 0, i, errExponentRange
+		return 0, i, errNumberRange
 	}
 	if negExp {
 		exp = -exp
@@ -141,9 +151,17 @@ func (d digits) at(k int) byte {
 // appendShifted appends the mantissa times 10^exp without an exponent,
 // with as many fraction digits as numeric_in keeps: the mantissa's fraction
 // digits minus exp, and none when that is negative.
-func (d digits) appendShifted(dst []byte, neg bool, exp int) []byte {
+func (d digits) appendShifted(dst []byte, neg bool, exp int) ([]byte, error) {
 	point := len(d.integer) + exp
 	scale := max(len(d.fraction)-exp, 0)
+
+	first := 0 // the first integer digit to print, after leading zeros
+	for first < point-1 && d.at(first) == '0' {
+		first++
+	}
+	if point-first > maxIntegerDigits || scale > maxFractionDigits {
+		return dst, errNumberRange
+	}
 
 	if neg {
 		dst = append(dst, '-')
@@ -152,11 +170,7 @@ func (d digits) appendShifted(dst []byte, neg bool, exp int) []byte {
 	if point <= 0 {
 		dst = append(dst, '0')
 	} else {
-		k := 0
-		for k < point-1 && d.at(k) == '0' {
-			k++
-		}
-		for ; k < point; k++ {
+		for k := first; k < point; k++ {
 			dst = append(dst, d.at(k))
 		}
 	}
@@ -168,7 +182,7 @@ func (d digits) appendShifted(dst []byte, neg bool, exp int) []byte {
 		}
 	}
 
-	return dst
+	return dst, nil
 }
 
 // appendInteger appends the text of a smallint, integer or bigint, which is

@@ -142,6 +142,9 @@ func TestAppendNumberForms(t *testing.T) {
 		{"-0.0e-2", "0.000"},
 		{"5e-324", "0." + repeat('0', 323) + "5"},
 		{"1.7976931348623157e+308", "17976931348623157" + repeat('0', 292)},
+		{"1e131071", "1" + repeat('0', 131071)},
+		{"1e-16383", "0." + repeat('0', 16382) + "1"},
+		{"0.001e131074", "1" + repeat('0', 131071)},
 	}
 	for _, tc := range tests {
 		got, err := appendNumber(nil, []byte(tc.in))
@@ -177,7 +180,8 @@ func TestAppendValueInvalidTextKeptAsString(t *testing.T) {
 		{"int4 empty", oidInt4, "", errIntegerSyntax},
 		{"int4 leading zero", oidInt4, "012", errIntegerSyntax},
 		{"numeric two points", oidNumeric, "1.2.3", errNumberSyntax},
-		{"float exponent too large", oidFloat8, "1e1001", errExponentRange},
+		{"float beyond numeric range", oidFloat8, "1e131072", errNumberRange},
+		{"float beyond numeric scale", oidFloat8, "1e-16384", errNumberRange},
 		{"date in SQL style", oidDate, "12/11/2023", errNotISO},
 		{"timestamp in Postgres style", oidTimestamp, "Mon Dec 11 17:09:09 2023", errNotISO},
 		{"timestamptz without offset", oidTimestampTZ, "2023-12-11 17:09:09", errNotISO},
