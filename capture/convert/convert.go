@@ -24,7 +24,8 @@ type typeSet struct {
 	byOID map[uint32]*typeInfo
 }
 
-// NewRegistry returns a Registry that knows the built-in types.
+// NewRegistry returns a Registry of the built-in types. Load adds the
+// user-defined types of a database.
 func NewRegistry() *Registry { return &Registry{} }
 
 var errBoolSyntax = errors.New(`invalid boolean text; want "t" or "f"`)
@@ -147,9 +148,9 @@ func isSpecialNumber(s []byte) bool {
 	return false
 }
 
-// appendJSONB copies jsonb text, which jsonb_out prints as valid, compact
-// enough JSON with numbers in numeric's form. Only its first byte is
-// checked, so that an empty or non-JSON text cannot break the row.
+// appendJSONB copies jsonb text unchanged, because jsonb_out always prints
+// valid JSON with numbers in numeric's form. Only the first byte is checked,
+// which catches empty text and text of another type.
 func appendJSONB(dst, s []byte) ([]byte, error) {
 	if len(s) == 0 {
 		return dst, errJSONSyntax

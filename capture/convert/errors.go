@@ -24,7 +24,7 @@ type ValueError struct {
 	TypeOID uint32
 	Type    string
 
-	// Err says what was wrong with the text.
+	// Err is the problem with the text.
 	Err error
 }
 

@@ -32,12 +32,12 @@ type catalogType struct {
 // element type and a variable length, as in get_element_type before
 // PostgreSQL 14; point and name have an element type but a fixed length.
 const catalogQuery = `
-WITH RECURSIVE wanted(oid) AS (
+WITH RECURSIVE needed(oid) AS (
 	SELECT unnest($1::pg_catalog.oid[])
 	UNION
 	SELECT dep.oid
-	FROM wanted
-	JOIN pg_catalog.pg_type t ON t.oid = wanted.oid
+	FROM needed
+	JOIN pg_catalog.pg_type t ON t.oid = needed.oid
 	CROSS JOIN LATERAL (
 		SELECT t.typbasetype WHERE t.typtype = 'd'
 		UNION ALL
@@ -59,14 +59,14 @@ SELECT t.oid,
 	ARRAY(SELECT a.atttypid FROM pg_catalog.pg_attribute a
 		WHERE t.typtype = 'c' AND a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
 		ORDER BY a.attnum)
-FROM wanted
-JOIN pg_catalog.pg_type t ON t.oid = wanted.oid`
+FROM needed
+JOIN pg_catalog.pg_type t ON t.oid = needed.oid`
 
-// Load reads from the catalog the types among oids that the registry does
-// not know yet, with the types they are built from, so that AppendValue
-// converts them by their kind: enums as strings, domains as their base
-// type, composites as objects, arrays of them as arrays. Call it with the
-// column type OIDs of each Relation message before converting its rows.
+// Load reads the types among oids that the registry has not loaded yet
+// from the catalog, with the types they are built from. AppendValue then
+// converts enums as strings, domains as their base type, composites as
+// objects and arrays of them as arrays. Call it with the column type OIDs
+// of each Relation message before converting its rows.
 //
 // Load runs one query when some types are new and none when all are known.
 // A type that is not in the catalog (dropped meanwhile) is remembered as
@@ -94,8 +94,8 @@ func (r *Registry) Load(ctx context.Context, q Querier, oids []uint32) error {
 }
 
 // Reload reads the given types from the catalog again, whether or not the
-// registry knows them, and relinks every loaded type that is built from
-// them. Call it when a ValueError wraps ErrTypeChanged, or after DDL that
+// registry has loaded them, and relinks every loaded type that is built
+// from them. Call it when a ValueError wraps ErrTypeChanged, or after DDL that
 // changed a composite type.
 func (r *Registry) Reload(ctx context.Context, q Querier, oids []uint32) error {
 	r.mu.Lock()

@@ -26,7 +26,7 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // it. numeric never prints an exponent, so "1.5e+3" becomes "1500", and
 // its scale is the digits after the point minus the exponent, so "1.50e1"
 // becomes "15.0" and "1e-3" becomes "0.001". Zero has no sign. The text of
-// a numeric column is already in this form and is copied unchanged; the
+// a numeric column is already in this form and is copied unchanged. The
 // text of real and double precision columns may carry an exponent.
 func appendNumber(dst, s []byte) ([]byte, error) {
 	i := 0

@@ -194,7 +194,7 @@ type difference struct {
 	typ     string
 	toJSONB string
 	ours    string
-	why     string
+	reason  string
 }
 
 var documentedDifferences = []difference{
@@ -203,31 +203,31 @@ var documentedDifferences = []difference{
 		typ:     "types outside the core with a cast to json, such as hstore",
 		toJSONB: `the cast's result: {"a": "1"}`,
 		ours:    `the text as a string: "\"a\"=>\"1\""`,
-		why:     "to_jsonb calls the cast function in the server, which the converter cannot do",
+		reason:  "to_jsonb calls the cast function in the server, which the converter cannot do",
 	},
 	{
 		typ:     `json holding \u0000 or an unpaired surrogate escape such as \ud800`,
 		toJSONB: "an error: jsonb rejects both",
 		ours:    `the escape kept as text: "\\u0000"`,
-		why:     "the row must still fit into the jsonb columns of the changes table (TestJSONEscapesThatJSONBRejects)",
+		reason:  "the row must still fit into the jsonb columns of the changes table (TestJSONEscapesThatJSONBRejects)",
 	},
 	{
 		typ:     "json holding a number outside numeric's range, such as 1e131072",
 		toJSONB: "an error: numeric's range",
 		ours:    "the json text as a string, and a ValueError",
-		why:     "the row must still fit into jsonb (TestJSONNumberBeyondNumericRange)",
+		reason:  "the row must still fit into jsonb (TestJSONNumberBeyondNumericRange)",
 	},
 	{
 		typ:     "bytea read with bytea_output=escape",
 		toJSONB: `the escape text: "a\\001"`,
 		ours:    `hex text: "\\x6101"`,
-		why:     "one form whatever the session setting (TestByteaEscapeOutputBecomesHex)",
+		reason:  "one form whatever the session setting (TestByteaEscapeOutputBecomesHex)",
 	},
 	{
 		typ:     "text that is not valid UTF-8 (SQL_ASCII databases)",
 		toJSONB: "the bytes as they are",
 		ours:    "each invalid byte as U+FFFD, and a ValueError",
-		why:     "JSON and jsonb need valid UTF-8 (TestAppendValueInvalidTextKeptAsString)",
+		reason:  "JSON and jsonb need valid UTF-8 (TestAppendValueInvalidTextKeptAsString)",
 	},
 }
 

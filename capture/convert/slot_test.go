@@ -152,17 +152,17 @@ func typeOIDs(cols []convert.Column) []uint32 {
 }
 
 // decodeObject decodes a JSON object, keeping numbers as their text.
-func decodeObject(t *testing.T, what string, data []byte) map[string]any {
+func decodeObject(t *testing.T, source string, data []byte) map[string]any {
 	t.Helper()
 
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.UseNumber()
 	var obj map[string]any
 	if err := dec.Decode(&obj); err != nil {
-		t.Fatalf("decode %s %s: %v", what, data, err)
+		t.Fatalf("decode %s %s: %v", source, data, err)
 	}
 	if dec.More() {
-		t.Fatalf("decode %s %s: text after the object", what, data)
+		t.Fatalf("decode %s %s: text after the object", source, data)
 	}
 
 	return obj

@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"encoding/binary"
 	"errors"
 	"unicode/utf8"
 )
@@ -21,6 +22,24 @@ var safeASCII = func() [utf8.RuneSelf]bool {
 
 const hexDigits = "0123456789abcdef"
 
+// Byte masks for plainASCII8.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plainASCII8 reports whether the 8 bytes packed in x are all ASCII that a
+// JSON string holds unescaped: none is 0x80 or above, below 0x20, a quote
+// or a backslash. Each test is the exact "has a byte below n" bit trick,
+// (x - n*ones) & ^x & highs, applied to x and to x XOR the byte.
+func plainASCII8(x uint64) bool {
+	control := (x - 0x20*ones) & ^x & highs
+	quote := ((x ^ '"'*ones) - ones) & ^(x ^ '"'*ones) & highs
+	backslash := ((x ^ '\\'*ones) - ones) & ^(x ^ '\\'*ones) & highs
+
+	return (x&highs)|control|quote|backslash == 0
+}
+
 // appendString appends s as a JSON string. It escapes what JSON requires,
 // keeps other characters as UTF-8, and replaces each byte that is not part
 // of valid UTF-8 with U+FFFD, returning errInvalidUTF8 after doing so.
@@ -30,6 +49,13 @@ func appendString(dst, s []byte) ([]byte, error) {
 	var err error
 	start := 0
 	for i := 0; i < len(s); {
+		for i+8 <= len(s) && plainASCII8(binary.LittleEndian.Uint64(s[i:])) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
+
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if safeASCII[c] {
