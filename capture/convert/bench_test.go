@@ -1,7 +1,10 @@
 package convert_test
 
 import (
+	"encoding/binary"
 	"testing"
+
+	"github.com/jackc/pglogrepl"
 
 	"github.com/bemi-go/bemi/capture/convert"
 )
@@ -82,6 +85,49 @@ func BenchmarkAppendRow(b *testing.B) {
 	buf := make([]byte, 0, 1024)
 	for b.Loop() {
 		var err error
+		buf, err = reg.AppendRow(buf[:0], cols, values)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeAndAppendRow adds pglogrepl's decoding of the pgoutput
+// Insert message to BenchmarkAppendRow: the per-row work of the capture
+// worker before stitching and writing.
+func BenchmarkDecodeAndAppendRow(b *testing.B) {
+	var reg convert.Registry
+	columns := make([]convert.Column, len(benchRow))
+	msg := []byte{'I', 0, 0, 0x40, 0, 'N', 0, byte(len(benchRow))}
+	for i, c := range benchRow {
+		columns[i] = c.column
+		if c.text == "" {
+			msg = append(msg, 'n')
+
+			continue
+		}
+		msg = append(msg, 't')
+		msg = binary.BigEndian.AppendUint32(msg, uint32(len(c.text)))
+		msg = append(msg, c.text...)
+	}
+	cols := convert.NewColumns(columns)
+
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	buf := make([]byte, 0, 1024)
+	values := make([][]byte, len(benchRow))
+	for b.Loop() {
+		parsed, err := pglogrepl.Parse(msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, col := range parsed.(*pglogrepl.InsertMessage).Tuple.Columns {
+			values[i] = nil
+			if col.DataType == pglogrepl.TupleDataTypeText {
+				values[i] = col.Data
+			}
+		}
+
 		buf, err = reg.AppendRow(buf[:0], cols, values)
 		if err != nil {
 			b.Fatal(err)
