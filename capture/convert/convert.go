@@ -7,15 +7,15 @@ import (
 )
 
 // Registry converts values by the type OID that pgoutput sends with them.
-// Built-in types are known up front; user-defined types (enums, domains,
-// composites, ranges, arrays of them) are read from the catalog by Load.
+// Built-in types need no setup. Load reads user-defined types (enums,
+// domains, composites, ranges and arrays of them) from the catalog.
 //
 // Type OIDs are local to a database, so use one Registry per source
 // database. A Registry is safe for concurrent use, and its zero value is
 // ready to use.
 type Registry struct {
 	mu    sync.Mutex              // serializes Load and Reload
-	types atomic.Pointer[typeSet] // replaced whole by each Load
+	types atomic.Pointer[typeSet] // replaced whole by Load and Reload
 }
 
 // typeSet is an immutable snapshot of the types read from the catalog.
@@ -33,7 +33,7 @@ var errVectorSyntax = errors.New("invalid vector text")
 
 // AppendValue appends the JSON form of one non-NULL column value, given in
 // PostgreSQL's text output format, to dst and returns the extended buffer.
-// It does not allocate, apart from growing dst.
+// It allocates only to grow dst and to return an error.
 //
 // The JSON is what to_jsonb returns for the value (see the package
 // documentation for the exceptions). Types that are neither built in nor

@@ -44,13 +44,14 @@ func (c *Columns) Column(i int) Column { return c.cols[i] }
 // and nil for SQL NULL (an empty non-nil slice is the empty string).
 // Unchanged TOASTed values must be filled in by the caller beforehand.
 //
-// Like AppendValue, AppendRow does not allocate apart from growing dst, and
-// a value that does not parse as its type is appended as a JSON string.
+// Like AppendValue, AppendRow allocates only to grow dst and to return an
+// error, and a value that does not parse as its type is appended as a JSON
+// string.
 // AppendRow converts every column and then returns the *ValueError of the
 // first such value, with its Column set.
 func (r *Registry) AppendRow(dst []byte, cols *Columns, values [][]byte) ([]byte, error) {
 	if len(values) != len(cols.cols) {
-		return dst, fmt.Errorf("convert: append row: got %d values for %d columns", len(values), len(cols.cols))
+		return dst, fmt.Errorf("convert: append row: got %d values for %d columns; build Columns from the same Relation message as the row", len(values), len(cols.cols))
 	}
 
 	var firstErr error
