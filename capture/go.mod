@@ -3,6 +3,7 @@ module github.com/bemi-go/bemi/capture
 go 1.26.0
 
 require (
+	github.com/bemi-go/bemi/core v0.0.0-00010101000000-000000000000
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/spf13/cobra v1.10.2
 )
