@@ -62,10 +62,10 @@ type tableName struct {
 
 func (n tableName) String() string {
 	if n.table == "" {
-		return quoteIdent(n.schema) + ".*"
+		return displayIdent(n.schema) + ".*"
 	}
 
-	return quoteIdent(n.schema) + "." + quoteIdent(n.table)
+	return displayIdent(n.schema) + "." + displayIdent(n.table)
 }
 
 // resolved is a validated Config with defaults applied.
@@ -238,6 +238,18 @@ func checkIdentifier(s string) error {
 // quoteIdent quotes an identifier for SQL text.
 func quoteIdent(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+var plainIdent = regexp.MustCompile(`^[a-z_][a-z0-9_$]*$`)
+
+// displayIdent quotes an identifier for messages the way PostgreSQL's
+// quote_ident does, except that it leaves key words such as "user" unquoted.
+func displayIdent(s string) string {
+	if plainIdent.MatchString(s) {
+		return s
+	}
+
+	return quoteIdent(s)
 }
 
 // quoteLiteral quotes a string constant for SQL text. The E'' form keeps

@@ -41,7 +41,7 @@ type ReplicationError struct {
 func (e *ReplicationError) Error() string {
 	return fmt.Sprintf("setup: role %s lacks the REPLICATION attribute, which creating the replication slot needs: "+
 		"run ALTER ROLE %s REPLICATION as a superuser, or skip the slot (SkipSlot, --skip-slot) "+
-		"and create it with a replication role", quoteIdent(e.Role), quoteIdent(e.Role))
+		"and create it with a replication role", displayIdent(e.Role), displayIdent(e.Role))
 }
 
 // OwnershipError reports tracked tables that the role does not own.
@@ -60,7 +60,7 @@ func (e *OwnershipError) Error() string {
 	return fmt.Sprintf("setup: role %s does not own %d tracked table(s): %s: "+
 		"make the role their owner (ALTER TABLE ... OWNER TO %s), run setup as their owner, "+
 		"or exclude them (ExcludeTables, --exclude-tables)",
-		quoteIdent(e.Role), len(e.Tables), strings.Join(e.Tables, ", "), quoteIdent(e.Role))
+		displayIdent(e.Role), len(e.Tables), strings.Join(e.Tables, ", "), displayIdent(e.Role))
 }
 
 // CreatePrivilegeError reports a role without the CREATE privilege on the
@@ -76,7 +76,7 @@ type CreatePrivilegeError struct {
 func (e *CreatePrivilegeError) Error() string {
 	return fmt.Sprintf("setup: role %s lacks the CREATE privilege on database %s, "+
 		"which creating schema bemi and the publication needs: run GRANT CREATE ON DATABASE %s TO %s",
-		quoteIdent(e.Role), quoteIdent(e.Database), quoteIdent(e.Database), quoteIdent(e.Role))
+		displayIdent(e.Role), displayIdent(e.Database), displayIdent(e.Database), displayIdent(e.Role))
 }
 
 // SlotActiveError reports that Teardown cannot drop the replication slot

@@ -157,7 +157,8 @@ var (
 // entry per transaction that holds messages or row changes. Each event is
 // rendered as "msg <content>" for a _bemi message or "<OPERATION> <table>"
 // for a row change, with the table as test_decoding prints it (the leaf
-// partition for partitioned tables).
+// partition for partitioned tables). Changes to schema bemi's own tables are
+// left out.
 func (w *walReader) transactions(t testing.TB) [][]string {
 	t.Helper()
 
@@ -203,6 +204,11 @@ func (w *walReader) transactions(t testing.TB) [][]string {
 			if m == nil {
 				t.Fatalf("unparsed WAL line %q", truncate(line, 200))
 			}
+			// test_decoding ignores publications: leave out setup's own
+			// bookkeeping, which the capture worker never sees.
+			if strings.HasPrefix(m[1], "bemi.") {
+				continue
+			}
 			cur = append(cur, m[2]+" "+m[1])
 		}
 	}
@@ -236,4 +242,43 @@ func truncate(s string, n int) string {
 	}
 
 	return s[:n] + "..."
+}
+
+// catalogSnapshot describes, as sorted lines, every object that setup may
+// create or change in the database of conn: replica identities of user
+// tables, user triggers, publications and their tables, event triggers,
+// non-system schemas, their functions, and the database's replication
+// slots.
+func catalogSnapshot(t testing.TB, conn *pgx.Conn) []string {
+	t.Helper()
+
+	return queryStrings(t, conn, `
+SELECT line FROM (
+    SELECT format('table %I.%I replica identity %s', n.nspname, c.relname, c.relreplident) AS line
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p') AND n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
+    UNION ALL
+    SELECT format('trigger %s on %s type %s function %s', g.tgname, g.tgrelid::regclass, g.tgtype, g.tgfoid::regproc)
+    FROM pg_trigger g WHERE NOT g.tgisinternal
+    UNION ALL
+    SELECT format('publication %I all %s insert %s update %s delete %s truncate %s via root %s',
+        pubname, puballtables, pubinsert, pubupdate, pubdelete, pubtruncate, pubviaroot)
+    FROM pg_publication
+    UNION ALL
+    SELECT format('publication %I table %s', p.pubname, r.prrelid::regclass)
+    FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid
+    UNION ALL
+    SELECT format('event trigger %I on %s tags %s function %s', evtname, evtevent, evttags, evtfoid::regproc)
+    FROM pg_event_trigger
+    UNION ALL
+    SELECT format('schema %I', nspname) FROM pg_namespace
+    WHERE nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema'
+    UNION ALL
+    SELECT format('function %s security definer %s config %s source md5 %s', p.oid::regprocedure, p.prosecdef, p.proconfig, md5(p.prosrc))
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
+    UNION ALL
+    SELECT format('slot %s plugin %s', slot_name, plugin) FROM pg_replication_slots
+    WHERE database = current_database() AND plugin <> 'test_decoding'
+) s ORDER BY line`)
 }

@@ -155,7 +155,7 @@ func storeConfig(ctx context.Context, tx pgx.Tx, r resolved, report *Report) err
 	}
 	if found && publication != r.publication {
 		return fmt.Errorf("setup: this database is set up with publication %s, not %s: "+
-			"keep the name, or run teardown first", quoteIdent(publication), quoteIdent(r.publication))
+			"keep the name, or run teardown first", displayIdent(publication), displayIdent(r.publication))
 	}
 	if found && slot != r.slot {
 		return fmt.Errorf("setup: this database is set up with replication slot %s, not %s: "+
@@ -218,7 +218,7 @@ func describe(r resolved) string {
 	}
 
 	return fmt.Sprintf("publication %s, slot %s, destination table %s, include %s, exclude %s",
-		quoteIdent(r.publication), r.slot, r.destination, list(r.include, "all tables"), list(r.exclude, "none"))
+		displayIdent(r.publication), r.slot, r.destination, list(r.include, "all tables"), list(r.exclude, "none"))
 }
 
 // refreshResult is what bemi.refresh returned.

@@ -127,9 +127,9 @@ SELECT EXISTS (SELECT FROM pg_event_trigger WHERE evtname = 'bemi_track_tables')
 	}
 	if publicationExists {
 		if _, err := tx.Exec(ctx, "DROP PUBLICATION "+quoteIdent(publication)); err != nil {
-			return "", fmt.Errorf("setup: drop publication %s: %w", quoteIdent(publication), err)
+			return "", fmt.Errorf("setup: drop publication %s: %w", displayIdent(publication), err)
 		}
-		report.Actions = append(report.Actions, "drop publication "+quoteIdent(publication))
+		report.Actions = append(report.Actions, "drop publication "+displayIdent(publication))
 	}
 
 	if _, err := tx.Exec(ctx, dropObjectsSQL); err != nil {

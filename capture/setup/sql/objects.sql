@@ -215,13 +215,14 @@ $function$;
 -- kind is 'publication', 'table', 'event trigger' or 'warning', and relation
 -- is the table concerned, if any.
 --
--- The SET clause on bemi.refreshing lets the event trigger skip the DDL that
--- bemi.refresh runs itself.
+-- While it runs, the transaction-local setting bemi.refreshing is 'on', so
+-- that the event trigger skips the DDL that bemi.refresh runs itself. (A SET
+-- clause on the function would be simpler, but PostgreSQL 15 lets only
+-- superusers attach a custom setting to a function.)
 CREATE OR REPLACE FUNCTION bemi.refresh(apply boolean DEFAULT true, untrack_all boolean DEFAULT false)
 RETURNS TABLE (kind text, action text, relation oid)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
-SET bemi.refreshing = 'on'
 AS $function$
 DECLARE
     cfg bemi.config;
@@ -240,6 +241,7 @@ BEGIN
         RAISE EXCEPTION 'bemi.config is empty'
             USING HINT = 'Run bemi setup, or the SQL that bemi setup --print-sql prints.';
     END IF;
+    PERFORM set_config('bemi.refreshing', 'on', true);
 
     IF untrack_all THEN
         tracked := '{}';
@@ -444,6 +446,8 @@ BEGIN
         END IF;
         RETURN NEXT;
     END IF;
+
+    PERFORM set_config('bemi.refreshing', '', true);
 END
 $function$;
 
