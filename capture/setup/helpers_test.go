@@ -2,6 +2,7 @@ package setup
 
 import (
 	"context"
+	"log/slog"
 	"net/url"
 	"os"
 	"regexp"
@@ -282,3 +283,6 @@ SELECT line FROM (
     WHERE database = current_database() AND plugin <> 'test_decoding'
 ) s ORDER BY line`)
 }
+
+// discardLogger keeps the encoder's truncation warnings out of test output.
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

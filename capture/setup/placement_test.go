@@ -465,3 +465,35 @@ func assertUntracked(t *testing.T, conn *pgx.Conn, table string) {
 		t.Errorf("table %s is in a publication", table)
 	}
 }
+
+// A deferred constraint trigger fires at COMMIT, whose statement text holds
+// no context: its changes follow a reset message instead of inheriting the
+// last statement's context.
+func TestCaptureDeferredTriggerGetsNoContext(t *testing.T) {
+	t.Parallel()
+	conn, wal := trackedDatabase(t, `
+CREATE TABLE orders (id int PRIMARY KEY);
+CREATE TABLE order_log (id int);
+CREATE FUNCTION log_order() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO order_log VALUES (NEW.id);
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER log_order AFTER INSERT ON orders
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION log_order();
+`)
+
+	ctx := context.Background()
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO orders VALUES (1) /*Bemi {"user":1} Bemi*/`)
+
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	assertTransactions(t, wal.transactions(t), [][]string{
+		{`msg {"user":1}`, "INSERT public.orders", "msg {}", "INSERT public.order_log"},
+	})
+}

@@ -39,11 +39,14 @@ CREATE TABLE IF NOT EXISTS bemi.replica_identity (
 );
 
 -- bemi.comment_payload returns the payload of the last /*Bemi ... Bemi*/
--- comment in query, or NULL. The comment counts only when nothing but
--- whitespace, semicolons and complete comments (block comments nest) follows
--- it, so a string literal that looks like a Bemi comment is not taken, while a
--- tracing comment appended after ours does not hide it. This is the rule of
--- core.ParseComment in Go; the tests compare the two.
+-- comment in query, or NULL: the text from the last '/*Bemi ' to the first
+-- ' Bemi*/' after it. The comment counts only when nothing follows it but
+-- whitespace, semicolons, complete block comments (which nest) and line
+-- comments without quote characters (', " and $). So a tracing comment
+-- appended after ours does not hide it, while a string literal that merely
+-- looks like a Bemi comment is never taken: the literal's closing quote
+-- follows it. This is the rule of core.ParseComment in Go; the tests compare
+-- the two.
 CREATE OR REPLACE FUNCTION bemi.comment_payload(query text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 AS $function$
@@ -57,7 +60,9 @@ DECLARE
     depth int;
     open_pos int;
     close_pos int;
-    newline_pos int;
+    line_end int;
+    cr_pos int;
+    line text;
 BEGIN
     IF reversed_pos = 0 THEN
         RETURN NULL;
@@ -71,15 +76,29 @@ BEGIN
 
     rest := pg_catalog.substr(body, end_pos + 7);
     LOOP
-        -- Whitespace as Go's core.ParseComment counts it: space, \t, \n, \r,
-        -- \f, \v, and semicolons.
+        -- Whitespace as PostgreSQL's scanner counts it (space, \t, \n, \r,
+        -- \f, \v), and semicolons.
         rest := pg_catalog.ltrim(rest, E' \t\n\r\f;' || pg_catalog.chr(11));
         EXIT WHEN rest = '';
 
         IF pg_catalog.starts_with(rest, '--') THEN
-            newline_pos := pg_catalog.strpos(rest, E'\n');
-            EXIT WHEN newline_pos = 0;
-            rest := pg_catalog.substr(rest, newline_pos + 1);
+            -- A line comment ends at a newline or carriage return.
+            line_end := pg_catalog.strpos(rest, E'\n');
+            cr_pos := pg_catalog.strpos(rest, E'\r');
+            IF line_end = 0 OR (cr_pos > 0 AND cr_pos < line_end) THEN
+                line_end := cr_pos;
+            END IF;
+            IF line_end = 0 THEN
+                line := rest;
+                rest := '';
+            ELSE
+                line := pg_catalog.substr(rest, 1, line_end - 1);
+                rest := pg_catalog.substr(rest, line_end);
+            END IF;
+            IF pg_catalog.strpos(line, '''') > 0 OR pg_catalog.strpos(line, '"') > 0
+                OR pg_catalog.strpos(line, '$') > 0 THEN
+                RETURN NULL;
+            END IF;
         ELSIF pg_catalog.starts_with(rest, '/*') THEN
             -- Skip one nested block comment; an unclosed one is not trivia.
             depth := 0;
@@ -122,8 +141,9 @@ $function$;
 -- of an aborted subtransaction, so the setting always matches the decoded
 -- stream.
 --
--- The function runs as the writing role: pg_logical_emit_message is
--- executable by PUBLIC and checks no privilege (PostgreSQL 14 to 16).
+-- The function runs as the writing role, so it needs no SECURITY DEFINER:
+-- pg_logical_emit_message is executable by PUBLIC and checks no role
+-- attribute (tested on PostgreSQL 15; setup warns when a server revokes it).
 CREATE OR REPLACE FUNCTION bemi.capture_context() RETURNS trigger
 LANGUAGE plpgsql
 AS $function$
@@ -425,7 +445,7 @@ BEGIN
     END IF;
 
     -- The event trigger that runs bemi.refresh after DDL. Only superusers may
-    -- create event triggers (PostgreSQL 14 to 16).
+    -- create event triggers.
     IF NOT untrack_all AND NOT EXISTS (SELECT FROM pg_event_trigger WHERE evtname = 'bemi_track_tables') THEN
         relation := NULL;
         IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
