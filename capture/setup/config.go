@@ -253,7 +253,7 @@ func displayIdent(s string) string {
 }
 
 // quoteLiteral quotes a string constant for SQL text. The E'' form keeps
-// backslashes literal whatever standard_conforming_strings says.
+// backslashes literal under either value of standard_conforming_strings.
 func quoteLiteral(s string) string {
 	s = strings.ReplaceAll(s, `'`, `''`)
 	if strings.Contains(s, `\`) {

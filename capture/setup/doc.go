@@ -10,7 +10,7 @@
 //	}
 //	report, err := setup.Run(ctx, conn, setup.Config{})
 //	if err != nil {
-//		return err // a *WALLevelError, *OwnershipError, ... says what to fix
+//		return err // a *WALLevelError, *OwnershipError, ... names the fix
 //	}
 //	for _, action := range report.Actions {
 //		fmt.Println(action)
@@ -28,11 +28,11 @@
 //     function bemi.refresh that does the work below, and three small
 //     tables: the configuration, the include and exclude lists, and each
 //     table's replica identity before setup, for Teardown.
-//   - On every tracked table and partition, one trigger named _bemi_context,
-//     BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE, FOR EACH STATEMENT, and
-//     REPLICA IDENTITY FULL, so the WAL carries the old row of updates and
-//     deletes (and UPDATE and DELETE keep working on published tables without
-//     a primary key).
+//   - On every tracked table and partition, one trigger named _bemi_context:
+//     BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE, FOR EACH STATEMENT.
+//   - REPLICA IDENTITY FULL on the same tables, so the WAL carries the old
+//     row of updates and deletes, and UPDATE and DELETE keep working on
+//     published tables without a primary key.
 //   - A publication with publish_via_partition_root that lists the tracked
 //     top-level tables (plain tables and partitioned roots) by name. Setup
 //     owns that list. Temporary, unlogged and foreign tables, views, tables
@@ -94,7 +94,12 @@
 // Only superusers may create event triggers. Without one, Run returns a
 // warning, and new tables are not tracked until setup runs again: run bemi
 // setup (or the Setup script) after each migration that creates tables. It
-// is the refresh command.
+// is the refresh command. Until it runs, a new partition of a tracked table
+// is published through its root without REPLICA IDENTITY FULL, so UPDATE and
+// DELETE on it fail when it has no primary key.
+//
+// Later runs must use the role that ran setup first, or a superuser, because
+// the objects in schema bemi belong to that role.
 //
 // # pgbouncer in transaction mode
 //

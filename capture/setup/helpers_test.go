@@ -206,7 +206,7 @@ func (w *walReader) transactions(t testing.TB) [][]string {
 				t.Fatalf("unparsed WAL line %q", truncate(line, 200))
 			}
 			// test_decoding ignores publications: leave out setup's own
-			// bookkeeping, which the capture worker never sees.
+			// bookkeeping, which the capture worker never receives.
 			if strings.HasPrefix(m[1], "bemi.") {
 				continue
 			}

@@ -100,8 +100,8 @@ func TestCaptureContextsInOneTransaction(t *testing.T) {
 }
 
 // One simple-query string that holds several statements carries one
-// context: every statement sees the whole string as current_query, whose
-// last comment counts only when it ends the string.
+// context: current_query returns the whole string to every statement, and
+// its last comment counts only when it ends the string.
 func TestCaptureSimpleQueryOneContext(t *testing.T) {
 	t.Parallel()
 	conn, wal := trackedDatabase(t, todosSchema)

@@ -94,7 +94,7 @@ func TestPreflightMissingReplication(t *testing.T) {
 	}
 
 	// Without the slot, the table owner can set up everything but the event
-	// trigger, and says so.
+	// trigger, and gets a warning about it.
 	cfg.SkipSlot = true
 	report := mustRun(t, conn, cfg)
 	if len(report.Warnings) != 1 || !strings.Contains(report.Warnings[0], "not a superuser") ||

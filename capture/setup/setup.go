@@ -36,8 +36,8 @@ func (r Report) NothingToDo() bool { return len(r.Actions) == 0 }
 // Run checks the server first and returns a *VersionError, *WALLevelError,
 // *ReplicationError, *CreatePrivilegeError or *OwnershipError when it cannot
 // proceed. Everything except the replication slot is installed in one
-// transaction; the slot is created after that transaction commits, because
-// PostgreSQL refuses to create it in a transaction that has written. conn
+// transaction. The slot is created after that transaction commits, because
+// PostgreSQL rejects slot creation in a transaction that has written. conn
 // must not be inside a transaction block.
 func Run(ctx context.Context, conn *pgx.Conn, cfg Config) (Report, error) {
 	r, err := cfg.resolve()
@@ -93,9 +93,12 @@ func install(ctx context.Context, tx pgx.Tx, s server, r resolved, report *Repor
 SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'bemi'),
        (SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = 'bemi'),
        EXISTS (SELECT FROM pg_publication WHERE pubname = $1),
-       (SELECT p.proacl IS NULL OR EXISTS (
-            SELECT FROM aclexplode(p.proacl) a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
-        FROM pg_proc p WHERE p.oid = 'pg_catalog.pg_logical_emit_message(boolean, text, text)'::regprocedure)`,
+       -- PostgreSQL 17 adds an optional fourth argument, so match by name.
+       (SELECT coalesce(bool_and(p.proacl IS NULL OR EXISTS (
+            SELECT FROM aclexplode(p.proacl) a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')), true)
+        FROM pg_proc p
+        WHERE p.proname = 'pg_logical_emit_message' AND p.pronamespace = 'pg_catalog'::regnamespace
+          AND p.proargtypes[2] = 'text'::regtype)`,
 		r.publication).Scan(&schemaExists, &comment, &publicationExists, &emitPublic)
 	if err != nil {
 		return fmt.Errorf("setup: inspect installed objects: %w", err)
@@ -104,7 +107,7 @@ SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'bemi'),
 		return &CreatePrivilegeError{Role: s.role, Database: s.database}
 	}
 	if !emitPublic {
-		report.Warnings = append(report.Warnings, "pg_logical_emit_message(boolean, text, text) is not executable by PUBLIC "+
+		report.Warnings = append(report.Warnings, "pg_logical_emit_message with text content is not executable by PUBLIC "+
 			"on this server: a role that writes to tracked tables without EXECUTE on it gets a permission error, "+
 			"so grant it to every application role")
 	}
@@ -221,7 +224,7 @@ func describe(r resolved) string {
 		displayIdent(r.publication), r.slot, r.destination, list(r.include, "all tables"), list(r.exclude, "none"))
 }
 
-// refreshResult is what bemi.refresh returned.
+// refreshResult contains the rows that bemi.refresh returned.
 type refreshResult struct {
 	actions   []string
 	warnings  []string

@@ -47,9 +47,9 @@ type Script struct {
 // schema changes with a migration tool. Unlike Run, it checks nothing on a
 // server: the tables are discovered when Script.Setup runs, and PostgreSQL
 // reports a missing privilege as an error at that point. The event trigger
-// is created only when the role that applies the script is a superuser;
-// otherwise the script prints a warning row, and the script must run again
-// after new tables are created.
+// is created only when the role that applies the script is a superuser. For
+// any other role the script returns a warning row, so the script must run
+// again after new tables are created.
 func SQL(cfg Config) (Script, error) {
 	r, err := cfg.resolve()
 	if err != nil {

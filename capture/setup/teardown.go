@@ -26,7 +26,7 @@ DROP TABLE IF EXISTS bemi.config, bemi.table_filter, bemi.replica_identity;
 
 // Teardown removes everything that Run created: the _bemi_context triggers,
 // the event trigger, the publication, schema bemi with its functions, and the
-// replication slot (unless cfg.SkipSlot is set), and restores the replica
+// replication slot unless cfg.SkipSlot is set. It also restores the replica
 // identity that each table had before Run set it to FULL. The publication and
 // slot names come from the installed configuration, or from cfg when schema
 // bemi no longer exists. Running Teardown again changes nothing.

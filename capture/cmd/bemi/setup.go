@@ -41,7 +41,7 @@ transaction.`,
 			defer conn.Close(cmd.Context())
 
 			report, err := setup.Run(cmd.Context(), conn, cfg)
-			printReport(cmd.OutOrStdout(), report, "Nothing to do: the database is already set up.")
+			printReport(cmd.OutOrStdout(), report, err, "Nothing to do: the database is already set up.")
 
 			return err
 		},
@@ -79,7 +79,7 @@ first: a slot in use cannot be dropped.`,
 			defer conn.Close(cmd.Context())
 
 			report, err := setup.Teardown(cmd.Context(), conn, cfg)
-			printReport(cmd.OutOrStdout(), report, "Nothing to do: nothing from bemi setup is installed.")
+			printReport(cmd.OutOrStdout(), report, err, "Nothing to do: nothing from bemi setup is installed.")
 
 			return err
 		},
@@ -113,10 +113,11 @@ func connectSource(cmd *cobra.Command) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// printReport prints what was done, or nothingToDo, then the warnings. A
-// report from a failed run may still list the changes that were committed.
-func printReport(w io.Writer, report setup.Report, nothingToDo string) {
-	if report.NothingToDo() && len(report.Warnings) == 0 {
+// printReport prints what was done, or nothingToDo after a successful run
+// that changed nothing, then the warnings. A failed run may still have
+// committed changes, such as everything but the replication slot.
+func printReport(w io.Writer, report setup.Report, err error, nothingToDo string) {
+	if err == nil && report.NothingToDo() && len(report.Warnings) == 0 {
 		fmt.Fprintln(w, nothingToDo)
 	}
 	if !report.NothingToDo() {

@@ -1,9 +1,9 @@
--- Schema bemi: the trigger function that turns a statement's application
--- context into a _bemi logical decoding message, the function that brings
--- triggers, replica identities and the publication in line with the
--- configuration, and the event trigger function that runs it for new tables.
--- Every statement is idempotent, so running this file again upgrades the
--- functions in place.
+-- Schema bemi holds the trigger function that turns a statement's
+-- application context into a _bemi logical decoding message. It also holds
+-- bemi.refresh, which brings triggers, replica identities and the
+-- publication in line with the configuration, and the event trigger function
+-- that runs it for new tables. Every statement is idempotent, so running this
+-- file again upgrades the functions in place.
 
 CREATE SCHEMA IF NOT EXISTS bemi;
 
@@ -176,11 +176,11 @@ BEGIN
 END
 $function$;
 
--- bemi.tracked_tables returns the tables that the configuration tracks:
--- permanent plain and partitioned tables outside the system schemas and
--- schema bemi that are not the destination table, not owned by an extension,
--- and pass the include and exclude lists (is_root), plus the permanent
--- partitions of those (not is_root), which follow their root.
+-- bemi.tracked_tables returns the tables that the configuration tracks. The
+-- roots (is_root) are permanent plain and partitioned tables outside the
+-- system schemas and schema bemi that pass the include and exclude lists. The
+-- destination table and tables owned by an extension never qualify. The
+-- permanent partitions of the roots follow them (is_root is false).
 CREATE OR REPLACE FUNCTION bemi.tracked_tables()
 RETURNS TABLE (relation oid, is_root boolean)
 LANGUAGE sql STABLE
@@ -226,11 +226,12 @@ AS $function$
       AND c.relpersistence = 'p'
 $function$;
 
--- bemi.refresh brings the database in line with bemi.config: it creates the
--- publication and the event trigger when missing, sets REPLICA IDENTITY FULL
--- and the _bemi_context trigger on every tracked table and partition, makes
--- the publication list exactly the tracked top-level tables, and undoes all of
--- that for tables that are no longer tracked (all of them when untrack_all).
+-- bemi.refresh brings the database in line with bemi.config. It creates the
+-- publication and the event trigger when missing. It sets REPLICA IDENTITY
+-- FULL and the _bemi_context trigger on every tracked table and partition,
+-- and makes the publication list exactly the tracked top-level tables. It
+-- undoes all of that for tables that are no longer tracked, or for every
+-- table when untrack_all is true.
 -- It returns one row per change, or per planned change when apply is false:
 -- kind is 'publication', 'table', 'event trigger' or 'warning', and relation
 -- is the table concerned, if any.
@@ -462,7 +463,8 @@ BEGIN
         ELSE
             kind := 'warning';
             action := format('no event trigger: role %I is not a superuser, and only superusers may create event triggers, '
-                'so tables created from now on are not tracked until bemi setup runs again', current_user);
+                'so tables created from now on are not tracked until bemi setup runs again, and a new partition '
+                'of a tracked table without a primary key rejects UPDATE and DELETE until then', current_user);
         END IF;
         RETURN NEXT;
     END IF;
