@@ -8,11 +8,20 @@ import (
 	"strings"
 )
 
+var (
+	//go:embed sql/schema.sql
+	schemaSQL string
+
+	//go:embed sql/capture.sql
+	captureSQL string
+
+	//go:embed sql/refresh.sql
+	refreshSQL string
+)
+
 // objectsSQL creates schema bemi with its tables and functions. Every
 // statement in it is idempotent.
-//
-//go:embed sql/objects.sql
-var objectsSQL string
+var objectsSQL = schemaSQL + "\n" + captureSQL + "\n" + refreshSQL
 
 // objectsVersion identifies objectsSQL. Setup stores it as the comment on
 // schema bemi and reinstalls the functions when it differs.

@@ -13,7 +13,7 @@ import (
 // depend on.
 const dependentObjectsStillExist = "2BP01"
 
-// dropObjectsSQL drops what objects.sql creates, and nothing else in schema
+// dropObjectsSQL drops what objectsSQL creates, and nothing else in schema
 // bemi.
 const dropObjectsSQL = `
 DROP FUNCTION IF EXISTS bemi.track_tables();
