@@ -1,5 +1,7 @@
 package core
 
+import "strings"
+
 // maxWithDepth bounds the nesting of WITH clauses that IsWrite follows.
 // Deeper nesting counts as a write, because a missing context is worse than
 // an unneeded comment.
@@ -235,20 +237,48 @@ func (s *sqlScanner) skipGroup() {
 }
 
 // skipStatement skips to just after the next semicolon outside parentheses.
-// It returns false when the text ends first.
+// It returns false when the text ends first. Only the bytes that can start a
+// literal, a comment or a parenthesis matter here, so it jumps between them
+// rather than reading every token.
 func (s *sqlScanner) skipStatement() bool {
 	depth := 0
 	for {
-		kind, text := s.next()
-		switch {
-		case kind == tokenEOF:
+		i := strings.IndexAny(s.src[s.pos:], `'"$-/();`)
+		if i < 0 {
+			s.pos = len(s.src)
+
 			return false
-		case kind == tokenPunct && text == "(":
+		}
+		s.pos += i
+
+		switch s.src[s.pos] {
+		case '\'':
+			s.pos = skipQuoted(s.src, s.pos+1, '\'', isEscapeStringPrefix(s.src, s.pos))
+		case '"':
+			s.pos = skipQuoted(s.src, s.pos+1, '"', false)
+		case '$':
+			if n := dollarTagLen(s.src[s.pos:]); n > 0 && !followsIdentPart(s.src, s.pos) {
+				s.pos = skipDollarQuoted(s.src, s.pos, n)
+			} else {
+				s.pos++
+			}
+		case '-', '/':
+			start := s.pos
+			s.skipSpace()
+			if s.pos == start {
+				s.pos++
+			}
+		case '(':
 			depth++
-		case kind == tokenPunct && text == ")":
+			s.pos++
+		case ')':
 			depth = max(depth-1, 0)
-		case kind == tokenPunct && text == ";" && depth == 0:
-			return true
+			s.pos++
+		case ';':
+			s.pos++
+			if depth == 0 {
+				return true
+			}
 		}
 	}
 }
