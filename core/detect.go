@@ -8,12 +8,12 @@ import "strings"
 const maxWithDepth = 32
 
 // IsWrite reports whether sql may change table data, so that an adapter
-// attaches the context to it. It is true when a statement in sql is one of
-// INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY ... FROM, CALL, DO or
-// EXECUTE (which may run a procedure, an anonymous code block or a prepared
-// write), a WITH query in which a common table expression or the main
-// statement is INSERT, UPDATE, DELETE or MERGE, or EXPLAIN of any of these
-// (EXPLAIN ANALYZE runs the statement).
+// attaches the context to it. It is true when a statement in sql is INSERT,
+// UPDATE, DELETE, MERGE, TRUNCATE, COPY ... FROM, CALL, DO or EXECUTE. The
+// last three may run a procedure, an anonymous code block or a prepared
+// write. It is also true for a WITH query in which a common table expression
+// or the main statement is INSERT, UPDATE, DELETE or MERGE, and for EXPLAIN
+// of any of these, because EXPLAIN ANALYZE runs the statement.
 //
 // Keywords match in any case, after whitespace, comments and opening
 // parentheses. String literals (also E'...' strings with backslash escapes),

@@ -37,7 +37,7 @@ type Encoder struct {
 //     json.RawMessage values), the byte 0x00 and bytes that are not valid
 //     UTF-8 become U+FFFD, because PostgreSQL's jsonb rejects them. Keys that
 //     become equal this way all stay in the object, in the byte order of the
-//     original keys; decoders, jsonb among them, keep the last one.
+//     original keys. Decoders, jsonb among them, keep the last one.
 //
 // A payload longer than MaxSize is truncated by this rule, and each
 // truncation is logged as a warning:

@@ -9,7 +9,8 @@ import (
 )
 
 func ExampleWith() {
-	// A middleware attaches who and where; the handler adds what it knows.
+	// A middleware attaches the user and the route, and the handler adds the
+	// request parameters.
 	ctx := core.With(context.Background(), core.Fields{"userId": 187234, "endpoint": "/todo/{id}"})
 	ctx = core.With(ctx, core.Fields{"params": map[string]any{"id": "42"}})
 

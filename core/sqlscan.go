@@ -178,7 +178,7 @@ func isEscapeStringPrefix(src string, pos int) bool {
 
 // followsIdentPart reports whether the byte before pos can be part of an
 // identifier. A '$' there continues the identifier (a$$b is one name) and
-// never opens a dollar-quoted string; in valid SQL nothing else puts a '$'
+// never opens a dollar-quoted string. In valid SQL nothing else puts a '$'
 // right after such a byte.
 func followsIdentPart(src string, pos int) bool {
 	return pos > 0 && isIdentPart(src[pos-1])
