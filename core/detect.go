@@ -41,8 +41,9 @@ func IsWrite(sql string) bool {
 }
 
 // statementWrites reports whether the statement that starts at the scanner's
-// position writes. It consumes the tokens it examines; when the first token
-// is not a keyword it consumes nothing.
+// position writes. It consumes the tokens it examines, except that it stops
+// before a first token other than '(' that is not a word, such as the ';' of
+// an empty statement.
 func (s *sqlScanner) statementWrites(depth int) bool {
 	if depth > maxWithDepth {
 		return true
