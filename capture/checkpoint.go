@@ -1,0 +1,76 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+)
+
+// ReadCheckpoint reads the checkpoint of a slot and source database from the
+// destination's bemi.checkpoints table. It returns false when the worker has
+// not stored anything for them yet, also when the table does not exist.
+func ReadCheckpoint(ctx context.Context, destination *pgx.Conn, slot, database string) (Checkpoint, bool, error) {
+	var exists bool
+	err := destination.QueryRow(ctx, "SELECT to_regclass('bemi.checkpoints') IS NOT NULL").Scan(&exists)
+	if err != nil {
+		return Checkpoint{}, false, fmt.Errorf("look up bemi.checkpoints: %w", err)
+	}
+	if !exists {
+		return Checkpoint{}, false, nil
+	}
+
+	cp := Checkpoint{Slot: slot, Database: database}
+	var commitLSN, endLSN string
+	var xid int64
+	err = destination.QueryRow(ctx, `
+SELECT commit_lsn::text, end_lsn::text, transaction_id, committed_at, updated_at
+FROM bemi.checkpoints WHERE slot = $1 AND database = $2`, slot, database).
+		Scan(&commitLSN, &endLSN, &xid, &cp.CommittedAt, &cp.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Checkpoint{}, false, nil
+	}
+	if err != nil {
+		return Checkpoint{}, false, fmt.Errorf("read checkpoint of slot %q: %w", slot, err)
+	}
+
+	if cp.CommitLSN, err = pglogrepl.ParseLSN(commitLSN); err != nil {
+		return Checkpoint{}, false, fmt.Errorf("parse checkpoint commit_lsn %q: %w", commitLSN, err)
+	}
+	if cp.EndLSN, err = pglogrepl.ParseLSN(endLSN); err != nil {
+		return Checkpoint{}, false, fmt.Errorf("parse checkpoint end_lsn %q: %w", endLSN, err)
+	}
+	cp.TransactionID = uint32(xid)
+
+	return cp, true, nil
+}
+
+// writeCheckpoint stores cp in the destination transaction tx. The update
+// only moves forward, so a stale writer cannot move a checkpoint back.
+func writeCheckpoint(ctx context.Context, tx pgx.Tx, cp Checkpoint) (time.Time, error) {
+	var updatedAt time.Time
+	err := tx.QueryRow(ctx, `
+INSERT INTO bemi.checkpoints AS c (slot, database, commit_lsn, end_lsn, transaction_id, committed_at)
+VALUES ($1, $2, $3::text::pg_lsn, $4::text::pg_lsn, $5, $6)
+ON CONFLICT (slot, database) DO UPDATE SET
+	commit_lsn = excluded.commit_lsn,
+	end_lsn = excluded.end_lsn,
+	transaction_id = excluded.transaction_id,
+	committed_at = excluded.committed_at,
+	updated_at = now()
+WHERE c.commit_lsn < excluded.commit_lsn
+RETURNING updated_at`,
+		cp.Slot, cp.Database, cp.CommitLSN.String(), cp.EndLSN.String(), int64(cp.TransactionID), cp.CommittedAt).
+		Scan(&updatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, fmt.Errorf("write checkpoint of slot %q at %s: a newer checkpoint exists, so another worker is writing for this slot", cp.Slot, cp.CommitLSN)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("write checkpoint of slot %q at %s: %w", cp.Slot, cp.CommitLSN, err)
+	}
+
+	return updatedAt, nil
+}
