@@ -135,7 +135,7 @@ func (s *session) run(ctx context.Context) error {
 	for {
 		if stopDeadline.IsZero() && ctx.Err() != nil {
 			stopDeadline = time.Now().Add(cfg.DrainTimeout)
-			s.log.Info("stopping: finishing the transaction in progress", "lsn", s.confirmed)
+			s.log.Info("stopping", "lsn", s.confirmed, "transaction_in_progress", s.txn != nil)
 		}
 		stopping := !stopDeadline.IsZero()
 
