@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -134,8 +135,7 @@ func (s *source) start(cfg capture.Config) *running {
 		cfg.StatusInterval = 200 * time.Millisecond
 	}
 	logs := &syncBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	w, err := capture.New(cfg, capture.WithLogger(logger))
+	w, err := capture.New(cfg, capture.WithLogger(newTextLogger(logs)))
 	if err != nil {
 		s.t.Fatalf("new worker: %v", err)
 	}
@@ -287,6 +287,10 @@ func deref(s *string) string {
 	}
 
 	return *s
+}
+
+func newTextLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writes, for log output.
