@@ -169,8 +169,11 @@ func (s *session) run(ctx context.Context) error {
 
 // receive waits for the next message until the next timer is due.
 func (s *session) receive(ctx context.Context, stopping bool, stopDeadline time.Time) (pgproto3.BackendMessage, error) {
+	// Pending transactions are committed only between source transactions,
+	// so their deadline matters only there: inside a transaction an overdue
+	// deadline would end every receive at once.
 	deadline := s.nextStatus
-	if d, ok := s.dest.deadline(); ok && d.Before(deadline) {
+	if d, ok := s.dest.deadline(); ok && s.txn == nil && d.Before(deadline) {
 		deadline = d
 	}
 

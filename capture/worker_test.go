@@ -1,6 +1,7 @@
 package capture_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -431,5 +432,25 @@ func TestWorkerDestinationInAnotherDatabase(t *testing.T) {
 	}
 	if sourceHasChanges {
 		t.Error("the worker created tables in the source database, want them only in the destination")
+	}
+}
+
+func TestWorkerBackToBackTransactions(t *testing.T) {
+	t.Parallel()
+	s := newSource(t, "CREATE TABLE items (id int PRIMARY KEY)", "items")
+	s.start(capture.Config{})
+
+	// Transactions that follow each other closely make the worker read a
+	// new transaction while earlier ones wait for their destination commit.
+	const n = 2000
+	for i := 1; i <= n; i++ {
+		s.exec("INSERT INTO items VALUES ($1)", i)
+	}
+
+	got := waitChanges(t, s.url, n)
+	for i, c := range got {
+		if want := fmt.Sprint(i + 1); deref(c.PrimaryKey) != want {
+			t.Fatalf("change %d: key %s, want %s", i, deref(c.PrimaryKey), want)
+		}
 	}
 }
