@@ -300,3 +300,163 @@ func TestWorkerWrongPasswordNotShown(t *testing.T) {
 		t.Errorf("logs do not show the redacted URL:\n%s", logs.String())
 	}
 }
+
+func TestWorkerInvalidatedSlot(t *testing.T) {
+	t.Parallel()
+	cluster, err := pgtest.Start(pgtest.Options{IgnoreEnv: true, Settings: map[string]string{
+		"max_slot_wal_keep_size": "'1MB'",
+		"min_wal_size":           "'32MB'",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cluster.Stop() })
+	url, err := cluster.CreateDatabase("invalidated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSourceAt(t, url, "CREATE TABLE items (id int PRIMARY KEY, body text)", "items")
+
+	// Move the WAL past the slot's limit: the next checkpoint invalidates
+	// the slot.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var status string
+		if err := s.conn.QueryRow(t.Context(), "SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1", s.slot).Scan(&status); err != nil {
+			t.Fatal(err)
+		}
+		if status == "lost" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slot wal_status = %s after a minute of WAL switches, want lost", status)
+		}
+		s.exec("INSERT INTO items SELECT i, md5(i::text) FROM generate_series(1, 1000) i ON CONFLICT (id) DO UPDATE SET body = excluded.body || 'x'")
+		s.exec("SELECT pg_switch_wal()")
+		s.exec("CHECKPOINT")
+	}
+
+	w, err := capture.New(capture.Config{SourceURL: url, Slot: s.slot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	err = w.Run(ctx)
+	if !errors.Is(err, capture.ErrSlotInvalidated) {
+		t.Fatalf("Run = %v, want ErrSlotInvalidated", err)
+	}
+	if !strings.Contains(err.Error(), s.slot) {
+		t.Errorf("error %q does not name the slot", err)
+	}
+}
+
+// TestWorkerAnswersKeepalives runs the worker without periodic status
+// updates on a server that drops a replication connection after a second
+// without a reply, so only answers to its keepalive requests keep the
+// connection up.
+func TestWorkerAnswersKeepalives(t *testing.T) {
+	t.Parallel()
+	cluster, err := pgtest.Start(pgtest.Options{IgnoreEnv: true, Settings: map[string]string{"wal_sender_timeout": "'1s'"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cluster.Stop() })
+	url, err := cluster.CreateDatabase("keepalive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSourceAt(t, url, "CREATE TABLE items (id int PRIMARY KEY)", "items")
+	r := s.start(capture.Config{StatusInterval: time.Hour})
+
+	s.tx("INSERT INTO items VALUES (1)")
+	waitChanges(t, url, 1)
+	time.Sleep(4 * time.Second)
+	s.tx("INSERT INTO items VALUES (2)")
+	waitChanges(t, url, 2)
+
+	if strings.Contains(r.logs.String(), "reconnecting") {
+		t.Errorf("the server dropped the connection:\n%s", r.logs.String())
+	}
+}
+
+// countingMetrics counts the worker's events.
+type countingMetrics struct {
+	mu         sync.Mutex
+	changes    int
+	flushed    int
+	reconnects int
+}
+
+func (m *countingMetrics) Change(capture.ChangeEvent) {
+	m.mu.Lock()
+	m.changes++
+	m.mu.Unlock()
+}
+
+func (m *countingMetrics) Flush(ev capture.FlushEvent) {
+	m.mu.Lock()
+	m.flushed += ev.Rows
+	m.mu.Unlock()
+}
+
+func (m *countingMetrics) Reconnect(capture.ReconnectEvent) {
+	m.mu.Lock()
+	m.reconnects++
+	m.mu.Unlock()
+}
+
+func (m *countingMetrics) counts() (int, int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	return m.changes, m.flushed
+}
+
+// TestWorkerStopDuringLargeTransaction stops the worker while it copies a
+// large transaction, then checks that the next run stores every row once.
+func TestWorkerStopDuringLargeTransaction(t *testing.T) {
+	t.Parallel()
+	s := newSource(t, "CREATE TABLE items (id int PRIMARY KEY)", "items")
+
+	metrics := &countingMetrics{}
+	logs := &syncBuffer{}
+	w, err := capture.New(capture.Config{SourceURL: s.url, Slot: s.slot, MaxBatchRows: 500},
+		capture.WithLogger(newTextLogger(logs)), capture.WithMetrics(metrics))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+
+	const rows = 50000
+	s.tx("INSERT INTO items SELECT generate_series(1, " + fmt.Sprint(rows) + ")")
+
+	deadline := time.Now().Add(60 * time.Second)
+	for changes, _ := metrics.counts(); changes < 1000; changes, _ = metrics.counts() {
+		if time.Now().After(deadline) {
+			t.Fatalf("worker decoded %d changes in a minute:\n%s", changes, logs)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after cancel = %v, want nil:\n%s", err, logs)
+	}
+	if !strings.Contains(logs.String(), "transaction_in_progress=true") {
+		t.Logf("the transaction was complete before the stop:\n%s", logs)
+	}
+	_, flushed := metrics.counts()
+	if flushed != 0 && flushed != rows {
+		t.Errorf("flush events report %d rows, want 0 or all %d", flushed, rows)
+	}
+
+	s.start(capture.Config{})
+	got := waitChanges(t, s.url, rows)
+	for i, c := range got {
+		if int(c.Ordinal) != i || c.Position != got[0].Position {
+			t.Fatalf("change %d: position %d ordinal %d, want one transaction in order", i, c.Position, c.Ordinal)
+		}
+	}
+}
