@@ -19,9 +19,9 @@ func (s *session) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 		return fmt.Errorf("parse pgoutput message at %s: %w", xld.WALStart, err)
 	}
 
-	// Destination work is not interrupted by a stop: see writeTimeout.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
-	defer cancel()
+	// A stop must not interrupt a write half-way: the destination and the
+	// catalog lookups bound their own time instead.
+	wctx := context.WithoutCancel(ctx)
 
 	switch m := msg.(type) {
 	case *pglogrepl.RelationMessage:

@@ -8,6 +8,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// writeTimeout bounds one destination write (a COPY batch or a commit).
+// Writes run without the caller's cancellation, so a stop never interrupts
+// one half-way.
+const writeTimeout = time.Minute
+
 // changeColumns are the changes table columns the worker writes; id and
 // created_at take their defaults.
 var changeColumns = []string{
@@ -78,6 +83,9 @@ func (d *destination) copyBuffered(ctx context.Context) error {
 		return nil
 	}
 
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+
 	if d.tx == nil {
 		tx, err := d.conn.Begin(ctx)
 		if err != nil {
@@ -147,6 +155,9 @@ func (d *destination) commit(ctx context.Context) (FlushEvent, error) {
 	if !d.hasPending {
 		return FlushEvent{}, nil
 	}
+
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
 
 	if err := d.copyBuffered(ctx); err != nil {
 		return FlushEvent{}, err

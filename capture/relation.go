@@ -58,6 +58,9 @@ func newRelations(catalog *pgx.Conn, registry *convert.Registry, rules map[strin
 // primary key and column types again, because a Relation message follows
 // every schema change of the table.
 func (r *relations) update(ctx context.Context, m *pglogrepl.RelationMessage) (*relation, error) {
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+
 	rel := &relation{id: m.RelationID, schema: m.Namespace, table: m.RelationName}
 	rule := r.rules[m.Namespace+"."+m.RelationName]
 

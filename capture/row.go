@@ -7,7 +7,8 @@ import (
 
 	"github.com/jackc/pglogrepl"
 
-	"github.com/bemi-go/bemi/capture/convert")
+	"github.com/bemi-go/bemi/capture/convert"
+)
 
 var (
 	emptyObject = []byte(`{}`)

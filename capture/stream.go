@@ -26,11 +26,6 @@ var pinnedSettings = map[string]string{
 	"lc_monetary":        "C",
 }
 
-// writeTimeout bounds one destination write (a COPY batch or a commit).
-// Writes run without the caller's cancellation, so a stop never interrupts
-// one half-way.
-const writeTimeout = time.Minute
-
 // connectReplication opens a logical replication connection to the source
 // with the pinned settings.
 func connectReplication(ctx context.Context, url string) (*pgconn.PgConn, error) {
@@ -260,10 +255,7 @@ func (s *session) keepalive(ctx context.Context, data []byte) error {
 // commit stores the pending source transactions with their checkpoint and
 // confirms them to the source.
 func (s *session) commit(ctx context.Context) error {
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
-	defer cancel()
-
-	ev, err := s.dest.commit(wctx)
+	ev, err := s.dest.commit(context.WithoutCancel(ctx))
 	if err != nil {
 		return err
 	}
@@ -323,8 +315,9 @@ func (s *session) finish(ctx context.Context) error {
 		return err
 	}
 	if _, err := pglogrepl.SendStandbyCopyDone(sctx, s.repl); err != nil {
-		// The status update was sent; the server may also close first.
-		s.log.Debug("end replication stream", "error", err)
+		// The status update was sent before, so the position is confirmed
+		// unless the connection failed.
+		s.log.Warn("ending the replication stream failed", "lsn", s.confirmed, "error", err)
 	}
 	s.log.Info("replication stopped", "lsn", s.confirmed)
 

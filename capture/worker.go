@@ -107,8 +107,9 @@ func (w *Worker) Run(ctx context.Context) error {
 
 			return nil
 		}
+		cp, _ := w.Checkpoint()
 		if !retryable(err) {
-			w.log.Error("capture failed", "error", err)
+			w.log.Error("capture failed", "error", err, "checkpoint", cp.CommitLSN, "xid", cp.TransactionID)
 
 			return err
 		}
@@ -118,7 +119,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		attempt++
 		delay := backoff(attempt, w.cfg.ReconnectMinDelay, w.cfg.ReconnectMaxDelay)
-		w.log.Warn("connection lost, reconnecting", "error", err, "attempt", attempt, "delay", delay)
+		w.log.Warn("connection lost, reconnecting", "error", err, "attempt", attempt, "delay", delay,
+			"checkpoint", cp.CommitLSN, "xid", cp.TransactionID)
 		w.metrics.Reconnect(ReconnectEvent{Attempt: attempt, Delay: delay, Err: err})
 
 		select {
