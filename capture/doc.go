@@ -1,7 +1,7 @@
-// Package capture is the Bemi capture worker: it streams a PostgreSQL
-// database's row changes from the write-ahead log, stitches each change to
-// the application context of the statement that made it, and stores the
-// result in a changes table, exactly once.
+// Package capture is the Bemi capture worker. It streams a PostgreSQL
+// database's row changes from the write-ahead log and stitches each change
+// to the application context of the statement that made it. The result is
+// stored in a changes table, exactly once.
 //
 // # Running a worker
 //

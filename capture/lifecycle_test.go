@@ -353,7 +353,7 @@ func TestWorkerInvalidatedSlot(t *testing.T) {
 
 // TestWorkerAnswersKeepalives runs the worker without periodic status
 // updates on a server that drops a replication connection after a second
-// without a reply, so only answers to its keepalive requests keep the
+// without a reply. Only replies to the server's keepalive requests keep the
 // connection up.
 func TestWorkerAnswersKeepalives(t *testing.T) {
 	t.Parallel()

@@ -88,9 +88,10 @@ func valueOf(tuple, fallback *pglogrepl.TupleData, i int) *pglogrepl.TupleDataCo
 	return nil
 }
 
-// primaryKey returns the primary_key text of a row: the value itself for a
-// one-column key, a JSON array of the values as strings (null for NULL) in
-// key order for a composite key, nil for a table without a primary key.
+// primaryKey returns the primary_key text of a row. That is the value
+// itself for a one-column key, and a JSON array of the values as strings
+// (null for NULL) in key order for a composite key. It is nil for a table
+// without a primary key.
 func primaryKey(rel *relation, tuple, fallback *pglogrepl.TupleData) (*string, error) {
 	if len(rel.keyColumns) == 0 || tuple == nil {
 		return nil, nil

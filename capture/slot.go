@@ -37,7 +37,7 @@ type SlotError struct {
 	Slot     string
 	Database string
 
-	// Detail says what is wrong and Hint what to do.
+	// Detail describes the problem and Hint the fix.
 	Detail string
 	Hint   string
 

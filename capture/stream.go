@@ -233,9 +233,9 @@ func (s *session) handle(ctx context.Context, msg pgproto3.BackendMessage) error
 
 // keepalive handles a primary keepalive message. While nothing received is
 // waiting to be stored, every transaction up to the server's WAL end has
-// been stored or was not published, so that position is safe to confirm:
-// this lets the slot advance while published tables are quiet and others are
-// busy.
+// been stored or was not published, so that position is safe to confirm.
+// This lets the slot advance while published tables are quiet and others
+// are busy.
 func (s *session) keepalive(ctx context.Context, data []byte) error {
 	pkm, err := pglogrepl.ParsePrimaryKeepaliveMessage(data)
 	if err != nil {
