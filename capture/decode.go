@@ -25,8 +25,15 @@ func (s *session) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 
 	switch m := msg.(type) {
 	case *pglogrepl.RelationMessage:
-		if _, err := s.rels.update(wctx, m); err != nil {
+		rel, err := s.rels.update(wctx, m)
+		if err != nil {
 			return err
+		}
+		if s.isOwnTable(rel) {
+			// Storing these changes would write new changes in turn.
+			rel.own = true
+			s.log.Warn("publication includes the worker's own table: its changes are ignored; remove it from the publication",
+				"table", rel.schema+"."+rel.table, "lsn", xld.WALStart)
 		}
 	case *pglogrepl.BeginMessage:
 		s.begin(m)
@@ -97,6 +104,9 @@ func (s *session) change(ctx context.Context, relID uint32, op core.Operation, o
 	if err != nil {
 		return err
 	}
+	if rel.own {
+		return nil
+	}
 
 	before, err := s.rows.object(rel, oldTuple, nil, oldKeyOnly)
 	if err != nil {
@@ -130,6 +140,16 @@ func (s *session) change(ctx context.Context, relID uint32, op core.Operation, o
 	s.w.metrics.Change(ChangeEvent{Schema: rel.schema, Table: rel.table, Operation: op, HasContext: !bytes.Equal(stitched, emptyObject)})
 
 	return s.dest.add(ctx, row, len(before)+len(after)+len(stitched))
+}
+
+// isOwnTable reports whether rel is a table the worker writes, when the
+// destination is the source database.
+func (s *session) isOwnTable(rel *relation) bool {
+	if s.w.cfg.DestinationURL != s.w.cfg.SourceURL {
+		return false
+	}
+
+	return rel.schema == MetadataSchema || (rel.schema == s.w.cfg.DestinationSchema && rel.table == "changes")
 }
 
 // commitSource ends the source transaction. Its rows are all added, so the

@@ -24,6 +24,9 @@ type relation struct {
 	// keyColumns are the indexes into columns of the primary key, in key
 	// order; empty when the table has no primary key.
 	keyColumns []int
+
+	// own marks the worker's own tables, whose changes are never stored.
+	own bool
 }
 
 type column struct {

@@ -454,3 +454,26 @@ func TestWorkerBackToBackTransactions(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkerIgnoresItsOwnTables(t *testing.T) {
+	t.Parallel()
+	s := newSource(t, "CREATE TABLE items (id int PRIMARY KEY)", "items")
+	// A publication for all tables also publishes the changes table once
+	// the worker creates it.
+	s.exec("DROP PUBLICATION bemi")
+	s.exec("CREATE PUBLICATION bemi FOR ALL TABLES")
+	r := s.start(capture.Config{})
+
+	s.tx("INSERT INTO items VALUES (1)")
+	waitChanges(t, s.url, 1)
+	s.tx("INSERT INTO items VALUES (2)")
+	got := waitChanges(t, s.url, 2)
+	for i, c := range got {
+		if c.Table != "items" {
+			t.Errorf("change %d: table %s.%s, want only items", i, c.Schema, c.Table)
+		}
+	}
+	if !strings.Contains(r.logs.String(), "worker's own table") {
+		t.Errorf("no warning about the published changes table:\n%s", r.logs.String())
+	}
+}
