@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -150,3 +151,29 @@ func TestSessionSkipsStoredTransactions(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestRunInvalidURLHidesPassword(t *testing.T) {
+	urls := []string{
+		"postgres://app:pw-9931-secret@127.0.0.1:badport/app",
+		"host=127.0.0.1 port=badport user=app password=pw-9931-secret",
+	}
+	for _, url := range urls {
+		logs := &strings.Builder{}
+		w, err := New(Config{SourceURL: url}, WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		err = w.Run(ctx)
+		cancel()
+		if err == nil {
+			t.Fatalf("Run(%s) = nil, want an error", RedactURL(url))
+		}
+		if strings.Contains(err.Error(), "pw-9931") {
+			t.Errorf("error shows the password: %v", err)
+		}
+		if strings.Contains(logs.String(), "pw-9931") {
+			t.Errorf("logs show the password:\n%s", logs)
+		}
+	}
+}
