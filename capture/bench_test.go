@@ -2,6 +2,7 @@ package capture_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -122,4 +123,53 @@ func waitChangesCount(b *testing.B, conn *pgx.Conn, n int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// BenchmarkLargeTransaction stores one transaction of b.N inserted rows and
+// reports the end-to-end rate from the source commit until the last changes
+// row is committed, as rows/s. Run it with -benchtime=200000x.
+func BenchmarkLargeTransaction(b *testing.B) {
+	url := pgtest.NewDatabase(b)
+	conn := connect(b, url)
+	slot := "bench_large_" + fmt.Sprint(time.Now().UnixNano()%1e9)
+	for _, sql := range []string{
+		"CREATE TABLE items (id int PRIMARY KEY, name text, price numeric, at timestamptz DEFAULT now())",
+		"ALTER TABLE items REPLICA IDENTITY FULL",
+		"CREATE PUBLICATION bemi FOR TABLE items",
+		"SELECT pg_create_logical_replication_slot('" + slot + "', 'pgoutput')",
+	} {
+		if _, err := conn.Exec(context.Background(), sql); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Cleanup(func() {
+		_, _ = conn.Exec(context.Background(), "SELECT pg_drop_replication_slot($1)", slot)
+	})
+	if err := capture.Migrate(context.Background(), conn, "public"); err != nil {
+		b.Fatal(err)
+	}
+
+	w, err := capture.New(capture.Config{SourceURL: url, Slot: slot})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	}()
+
+	_, err = conn.Exec(context.Background(), "INSERT INTO items (id, name, price) SELECT i, 'item ' || i, i * 1.5 FROM generate_series(1, $1) i", b.N)
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	b.ResetTimer()
+	start := time.Now()
+	waitChangesCount(b, conn, b.N)
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "rows/s")
 }
