@@ -460,3 +460,20 @@ func TestWorkerStopDuringLargeTransaction(t *testing.T) {
 		}
 	}
 }
+
+func TestMigrateForeignChangesTable(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	conn := connect(t, url)
+	if _, err := conn.Exec(t.Context(), "CREATE TABLE changes (id int)"); err != nil {
+		t.Fatal(err)
+	}
+
+	err := capture.Migrate(t.Context(), conn, "public")
+	if err == nil || !strings.Contains(err.Error(), "another destination schema") {
+		t.Fatalf("Migrate = %v, want an error that suggests another schema", err)
+	}
+	if err := capture.Migrate(t.Context(), conn, "audit"); err != nil {
+		t.Fatalf("Migrate into another schema: %v", err)
+	}
+}

@@ -2,9 +2,11 @@ package capture
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // MetadataSchema is the destination schema that holds the worker's own
@@ -130,6 +132,12 @@ CREATE TABLE IF NOT EXISTS bemi.migrations (
 
 	quoted := pgx.Identifier{schema}.Sanitize()
 	if _, err := tx.Exec(ctx, fmt.Sprintf(next.sql, quoted)); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42P07" {
+			return false, fmt.Errorf("apply migration %d to schema %q: a table the worker did not create is in the way: rename it or choose another destination schema: %w",
+				next.version, schema, err)
+		}
+
 		return false, fmt.Errorf("apply migration %d to schema %q: %w", next.version, schema, err)
 	}
 	if _, err := tx.Exec(ctx, "INSERT INTO bemi.migrations (schema, version) VALUES ($1, $2)", schema, next.version); err != nil {

@@ -27,7 +27,8 @@ const connectTimeout = 15 * time.Second
 
 // Worker captures the changes of one source database through one
 // replication slot and stores them in the destination's changes table.
-// Create it with New and start it with Run.
+// Create it with New and start it with Run. Run must not be called again
+// while it runs.
 type Worker struct {
 	cfg      Config
 	log      *slog.Logger
