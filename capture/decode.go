@@ -139,7 +139,11 @@ func (s *session) change(ctx context.Context, relID uint32, op core.Operation, o
 
 	s.w.metrics.Change(ChangeEvent{Schema: rel.schema, Table: rel.table, Operation: op, HasContext: !bytes.Equal(stitched, emptyObject)})
 
-	return s.dest.add(ctx, row, len(before)+len(after)+len(stitched))
+	if err := s.dest.add(ctx, row, len(before)+len(after)+len(stitched)); err != nil {
+		return fmt.Errorf("store transaction %d committed at %s: %w", s.txn.xid, s.txn.commitLSN, err)
+	}
+
+	return nil
 }
 
 // isOwnTable reports whether rel is a table the worker writes, when the

@@ -257,7 +257,7 @@ func (s *session) keepalive(ctx context.Context, data []byte) error {
 func (s *session) commit(ctx context.Context) error {
 	ev, err := s.dest.commit(context.WithoutCancel(ctx))
 	if err != nil {
-		return err
+		return fmt.Errorf("store transactions up to %s: %w", s.dest.pending.CommitLSN, err)
 	}
 	if ev.Transactions == 0 {
 		return nil
