@@ -10,6 +10,28 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// Checkpoint is the position up to which a worker has stored the changes of
+// one source database, as written in the destination's bemi.checkpoints
+// table.
+type Checkpoint struct {
+	Slot     string
+	Database string
+
+	// CommitLSN is the commit LSN of the last stored source transaction, and
+	// EndLSN the end of its commit record: the position confirmed to the
+	// source slot.
+	CommitLSN pglogrepl.LSN
+	EndLSN    pglogrepl.LSN
+
+	// TransactionID is the xid of that transaction (informational).
+	TransactionID uint32
+
+	// CommittedAt is the source commit time of that transaction, and
+	// UpdatedAt the time the checkpoint was written.
+	CommittedAt time.Time
+	UpdatedAt   time.Time
+}
+
 // ReadCheckpoint reads the checkpoint of a slot and source database from the
 // destination's bemi.checkpoints table. It returns false when the worker has
 // not stored anything for them yet, also when the table does not exist.

@@ -3,8 +3,6 @@ package capture
 import (
 	"time"
 
-	"github.com/jackc/pglogrepl"
-
 	"github.com/bemi-go/bemi/core"
 )
 
@@ -61,25 +59,3 @@ type noMetrics struct{}
 func (noMetrics) Change(ChangeEvent)       {}
 func (noMetrics) Flush(FlushEvent)         {}
 func (noMetrics) Reconnect(ReconnectEvent) {}
-
-// Checkpoint is the position up to which a worker has stored the changes of
-// one source database, as written in the destination's bemi.checkpoints
-// table.
-type Checkpoint struct {
-	Slot     string
-	Database string
-
-	// CommitLSN is the commit LSN of the last stored source transaction, and
-	// EndLSN the end of its commit record: the position confirmed to the
-	// source slot.
-	CommitLSN pglogrepl.LSN
-	EndLSN    pglogrepl.LSN
-
-	// TransactionID is the xid of that transaction (informational).
-	TransactionID uint32
-
-	// CommittedAt is the source commit time of that transaction, and
-	// UpdatedAt the time the checkpoint was written.
-	CommittedAt time.Time
-	UpdatedAt   time.Time
-}
