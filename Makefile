@@ -24,8 +24,13 @@ build:
 bench:
 	@echo "make bench: no benchmarks yet"
 
+# demo starts a throwaway PostgreSQL (or uses $DATABASE_URL), runs the todo
+# service with its capture worker, plays the Bemi README's scenario, prints
+# the changes table, then checks that a pgbench run is captured row for row.
+# Pass flags through DEMO_FLAGS, for example DEMO_FLAGS="--router gin".
+DEMO_FLAGS ?=
 demo:
-	@echo "make demo: not implemented yet"
+	cd examples/todo && GOWORK=off $(GO) run . demo $(DEMO_FLAGS)
 
 tidy:
 	@set -e; for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) mod tidy); done

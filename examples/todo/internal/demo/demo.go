@@ -75,7 +75,14 @@ func Run(ctx context.Context, cfg Config, out io.Writer, logger *slog.Logger) (e
 			err = errors.Join(err, cluster.Stop())
 		}()
 
-		if databaseURL, err = cluster.CreateDatabase("todo"); err != nil {
+		name := "todo"
+		if cluster.External() {
+			// pgtest.Start returns the server of BEMI_TEST_DATABASE_URL when
+			// that is set, which may hold a database named todo already.
+			name = fmt.Sprintf("todo_demo_%d", time.Now().UnixNano())
+			defer func() { err = errors.Join(err, cluster.DropDatabase(name)) }()
+		}
+		if databaseURL, err = cluster.CreateDatabase(name); err != nil {
 			return err
 		}
 		if pgbenchPath == "" {
@@ -182,6 +189,9 @@ func startService(ctx context.Context, cfg Config, databaseURL string, out io.Wr
 		return nil, err
 	}
 
+	if svc.Setup.NothingToDo() {
+		fmt.Fprintln(out, "    setup: nothing to do, the database is set up already")
+	}
 	for _, action := range svc.Setup.Actions {
 		fmt.Fprintf(out, "    setup: %s\n", action)
 	}
