@@ -55,11 +55,12 @@ type Config struct {
 	Timeout time.Duration
 }
 
-// Run plays the demo and writes what it does to out: it starts the todo
-// service with its capture worker, plays the Bemi README's scenario over
-// HTTP, prints the captured changes, then runs pgbench and checks that every
-// row it wrote was captured. logger receives the service's and the worker's
-// logs. Run returns an error when a step fails or a check does not hold.
+// Run plays the demo and writes each step to out. It starts the todo service
+// with its capture worker, plays the Bemi README's scenario over HTTP and
+// prints the captured changes. Then it runs pgbench and checks that every
+// row pgbench wrote was captured. logger receives the service's and the
+// worker's logs. Run returns an error when a step fails or a check does not
+// hold.
 func Run(ctx context.Context, cfg Config, out io.Writer, logger *slog.Logger) (err error) {
 	cfg = cfg.withDefaults()
 

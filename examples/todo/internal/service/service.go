@@ -60,7 +60,7 @@ type Service struct {
 	// Config is the configuration in use, with defaults applied.
 	Config Config
 
-	// Setup is what Bemi setup changed at start.
+	// Setup is the report of the Bemi setup run at start.
 	Setup setup.Report
 
 	log    *slog.Logger

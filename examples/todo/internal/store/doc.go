@@ -14,8 +14,8 @@
 //	todo, err := s.Create(core.With(ctx, core.Fields{"userId": 1}), "Sleep")
 //
 // Names lists the stores that this build offers. The manual store sends the
-// context itself through a pgx batch (see OpenManual); the stores built on
-// the Bemi adapters for GORM, ent and sqlc join the list as those adapters
+// context itself through a pgx batch (see OpenManual). The stores built on
+// the Bemi adapters for GORM, ent and sqlc join the list when those adapters
 // become available.
 //
 // Migrate creates the table. It must run before Bemi setup, so that setup
