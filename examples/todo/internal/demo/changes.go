@@ -97,8 +97,10 @@ ORDER BY position, ordinal`, table, lsn)
 }
 
 // WaitForChanges polls ChangesSince until it returns at least n changes, and
-// returns them. It fails when timeout passes first.
+// returns them. It fails when timeout passes first, or with the cause of
+// ctx's cancellation (see context.WithCancelCause).
 func WaitForChanges(ctx context.Context, conn *pgx.Conn, table string, lsn int64, n int, timeout time.Duration) ([]Change, error) {
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -115,6 +117,10 @@ func WaitForChanges(ctx context.Context, conn *pgx.Conn, table string, lsn int64
 
 		select {
 		case <-ctx.Done():
+			if err := context.Cause(parent); err != nil {
+				return changes, fmt.Errorf("wait for %d changes of table %s: %w", n, table, err)
+			}
+
 			return changes, fmt.Errorf("wait for %d changes of table %s: %d captured after %s: is the capture worker running?",
 				n, table, len(changes), timeout)
 		case <-ticker.C:

@@ -118,6 +118,17 @@ func Run(ctx context.Context, cfg Config, out io.Writer, logger *slog.Logger) (e
 		err = errors.Join(err, svc.Close(closeCtx))
 	}()
 
+	// A failing worker or server ends the waits below at once.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case err := <-svc.Failed():
+			cancel(err)
+		case <-ctx.Done():
+		}
+	}()
+
 	if err := playAndPrint(ctx, conn, svc.URL, cfg.Timeout, out); err != nil {
 		return err
 	}

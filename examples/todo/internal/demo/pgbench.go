@@ -157,6 +157,7 @@ func writeMarker(ctx context.Context, conn *pgx.Conn) error {
 // waitForMarker waits until the marker's change is stored and returns its
 // position.
 func waitForMarker(ctx context.Context, conn *pgx.Conn, after int64, timeout time.Duration) (int64, error) {
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -177,6 +178,10 @@ WHERE database = current_database() AND "table" = 'pgbench_branches' AND positio
 
 		select {
 		case <-ctx.Done():
+			if err := context.Cause(parent); err != nil {
+				return 0, fmt.Errorf("wait for the end-of-run marker: %w", err)
+			}
+
 			return 0, fmt.Errorf("wait for the end-of-run marker: not captured after %s: is the capture worker running?", timeout)
 		case <-ticker.C:
 		}

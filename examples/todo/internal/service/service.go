@@ -68,7 +68,8 @@ type Service struct {
 	server *http.Server
 
 	stopWorker context.CancelFunc
-	workerDone chan error
+	workerDone chan struct{}
+	drainErr   error // the worker's error after stopWorker, read after workerDone
 	failed     chan error
 }
 
@@ -169,13 +170,19 @@ func (s *Service) startWorker(cfg Config) error {
 	// HTTP server, once no request can write anymore.
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopWorker = cancel
-	s.workerDone = make(chan error, 1)
+	s.workerDone = make(chan struct{})
 	go func() {
+		defer close(s.workerDone)
+
 		err := w.Run(ctx)
-		if err != nil && ctx.Err() == nil {
+		switch {
+		case ctx.Err() != nil:
+			s.drainErr = err
+		case err != nil:
 			s.failed <- fmt.Errorf("capture worker: %w", err)
+		default:
+			s.failed <- errors.New("capture worker stopped without an error")
 		}
-		s.workerDone <- err
 	}()
 
 	return nil
@@ -199,7 +206,7 @@ func (s *Service) serve(addr string, handler http.Handler) error {
 }
 
 // Failed returns a channel that receives an error when the HTTP server or
-// the capture worker stops on its own.
+// the capture worker stops before Close.
 func (s *Service) Failed() <-chan error { return s.failed }
 
 // Close stops the HTTP server (waiting for requests in progress until ctx
@@ -215,8 +222,9 @@ func (s *Service) Close(ctx context.Context) error {
 
 	if s.stopWorker != nil {
 		s.stopWorker()
-		if err := <-s.workerDone; err != nil {
-			errs = append(errs, fmt.Errorf("stop capture worker: %w", err))
+		<-s.workerDone
+		if s.drainErr != nil {
+			errs = append(errs, fmt.Errorf("stop capture worker: %w", s.drainErr))
 		}
 	}
 
