@@ -177,7 +177,11 @@ func initPgbench(ctx context.Context, conn *pgx.Conn, pgbench, databaseURL strin
 	if _, err := runProgram(ctx, pgbench, "-i", "-q", databaseURL); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "    created pgbench_accounts (100000 rows), pgbench_branches, pgbench_tellers, pgbench_history")
+	accounts, err := countRows(ctx, conn, "pgbench_accounts")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "    created pgbench_accounts (%d rows), pgbench_branches, pgbench_tellers, pgbench_history\n", accounts)
 
 	return nil
 }
