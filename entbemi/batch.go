@@ -1,0 +1,153 @@
+package entbemi
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/bemi-go/bemi/core"
+)
+
+// The statements that set and clear the context. Their text never changes,
+// so pgx prepares each once per connection.
+const (
+	setContextSQL   = "SELECT pg_catalog.set_config('" + core.SettingName + "', $1, true)"
+	clearContextSQL = "SELECT pg_catalog.set_config('" + core.SettingName + "', '', true)"
+)
+
+// maxBatchAttempts bounds the attempts of a batch that failed before any
+// byte reached the server, as on a pooled connection that the server has
+// closed. database/sql retries its own statements the same way.
+const maxBatchAttempts = 3
+
+// execBatch runs set_config and the statement as one pgx batch on a
+// connection of d.db, outside any transaction. The batch runs in one
+// implicit transaction, so the setting lasts exactly for the statement and
+// needs no clearing.
+func (d *Driver) execBatch(ctx context.Context, payload []byte, query string, args []any) (sql.Result, error) {
+	var affected int64
+	err := d.runBatch(ctx, payload, query, args, func(br pgx.BatchResults, _ *pgx.Conn) error {
+		tag, err := br.Exec()
+		affected = tag.RowsAffected()
+
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	return driver.RowsAffected(affected), nil
+}
+
+// queryBatch is execBatch for a statement that returns rows. The rows are
+// read into memory while the connection is held, and returned as
+// database/sql rows with the values that the pgx stdlib driver would give.
+func (d *Driver) queryBatch(ctx context.Context, payload []byte, query string, args []any) (*sql.Rows, error) {
+	var buf *bufferedRows
+	err := d.runBatch(ctx, payload, query, args, func(br pgx.BatchResults, conn *pgx.Conn) error {
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		buf, err = readRows(rows, conn.TypeMap())
+
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	return d.rows.open(buf)
+}
+
+// runBatch sends set_config and the statement in one batch and hands the
+// statement's result to read.
+func (d *Driver) runBatch(ctx context.Context, payload []byte, query string, args []any,
+	read func(pgx.BatchResults, *pgx.Conn) error,
+) error {
+	args = plainArgs(args)
+
+	var err error
+	for range maxBatchAttempts {
+		err = d.runBatchOnce(ctx, payload, query, args, read)
+		if !errors.Is(err, driver.ErrBadConn) {
+			break
+		}
+	}
+	if errors.Is(err, driver.ErrBadConn) {
+		return fmt.Errorf("entbemi: send statement: %w", err)
+	}
+
+	return err
+}
+
+func (d *Driver) runBatchOnce(ctx context.Context, payload []byte, query string, args []any,
+	read func(pgx.BatchResults, *pgx.Conn) error,
+) error {
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+
+	return conn.Raw(func(driverConn any) error {
+		sc, ok := driverConn.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("entbemi: connection is %T, want *stdlib.Conn of the pgx stdlib driver", driverConn)
+		}
+		pc := sc.Conn()
+		if pc.IsClosed() {
+			return driver.ErrBadConn
+		}
+
+		b := &pgx.Batch{}
+		b.Queue(setContextSQL, string(payload))
+		b.Queue(query, args...)
+		br := pc.SendBatch(ctx, b)
+
+		_, err := br.Exec()
+		if err == nil {
+			err = read(br, pc)
+		}
+		if closeErr := br.Close(); err == nil {
+			err = closeErr
+		}
+		if err != nil && pgconn.SafeToRetry(err) {
+			// Nothing reached the server: let database/sql discard the
+			// connection, and try again on another.
+			return driver.ErrBadConn
+		}
+
+		return err
+	})
+}
+
+// plainArgs unwraps sql.NamedArg values, which database/sql would turn into
+// positional arguments for the pgx stdlib driver.
+func plainArgs(args []any) []any {
+	for i, a := range args {
+		if _, ok := a.(sql.NamedArg); !ok {
+			continue
+		}
+
+		out := make([]any, len(args))
+		copy(out, args[:i])
+		for j := i; j < len(args); j++ {
+			if na, ok := args[j].(sql.NamedArg); ok {
+				out[j] = na.Value
+			} else {
+				out[j] = args[j]
+			}
+		}
+
+		return out
+	}
+
+	return args
+}
