@@ -2,6 +2,7 @@ package entbemi_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
@@ -17,6 +18,24 @@ import (
 // opaqueDriver hides the ent SQL driver from entbemi.NewDriver, as a
 // tracing wrapper would, so the Driver falls back to the comment.
 type opaqueDriver struct{ dialect.Driver }
+
+func (o opaqueDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.Tx, error) {
+	return o.Driver.(interface {
+		BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error)
+	}).BeginTx(ctx, opts)
+}
+
+func (o opaqueDriver) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return o.Driver.(interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	}).ExecContext(ctx, query, args...)
+}
+
+func (o opaqueDriver) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return o.Driver.(interface {
+		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	}).QueryContext(ctx, query, args...)
+}
 
 // mechanisms runs a test once per mechanism.
 var mechanisms = []struct {
