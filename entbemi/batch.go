@@ -67,15 +67,20 @@ func (d *Driver) queryBatch(ctx context.Context, payload []byte, query string, a
 }
 
 // runBatch sends set_config and the statement in one batch and hands the
-// statement's result to read.
+// statement's result to read. The SET and RESET statements of
+// entsql.WithVar variables in ctx go into the same batch, before and after,
+// as ent's SQL driver would run them around the statement.
 func (d *Driver) runBatch(ctx context.Context, payload []byte, query string, args []any,
 	read func(pgx.BatchResults, *pgx.Conn) error,
 ) error {
 	args = plainArgs(args)
+	vars, err := d.rows.sessionVars(ctx)
+	if err != nil {
+		return err
+	}
 
-	var err error
 	for range maxBatchAttempts {
-		err = d.runBatchOnce(ctx, payload, query, args, read)
+		err = d.runBatchOnce(ctx, vars, payload, query, args, read)
 		if !errors.Is(err, driver.ErrBadConn) {
 			break
 		}
@@ -87,7 +92,7 @@ func (d *Driver) runBatch(ctx context.Context, payload []byte, query string, arg
 	return err
 }
 
-func (d *Driver) runBatchOnce(ctx context.Context, payload []byte, query string, args []any,
+func (d *Driver) runBatchOnce(ctx context.Context, vars *sessionVars, payload []byte, query string, args []any,
 	read func(pgx.BatchResults, *pgx.Conn) error,
 ) error {
 	conn, err := d.db.Conn(ctx)
@@ -107,13 +112,31 @@ func (d *Driver) runBatchOnce(ctx context.Context, payload []byte, query string,
 		}
 
 		b := &pgx.Batch{}
+		var sets, resets []string
+		if vars != nil {
+			sets, resets = vars.sets, vars.resets
+		}
+		for _, s := range sets {
+			b.Queue(s)
+		}
 		b.Queue(setContextSQL, string(payload))
 		b.Queue(query, args...)
+		for _, s := range resets {
+			b.Queue(s)
+		}
 		br := pc.SendBatch(ctx, b)
 
-		_, err := br.Exec()
+		var err error
+		for range len(sets) + 1 {
+			if _, err = br.Exec(); err != nil {
+				break
+			}
+		}
 		if err == nil {
 			err = read(br, pc)
+		}
+		for i := 0; err == nil && i < len(resets); i++ {
+			_, err = br.Exec()
 		}
 		if closeErr := br.Close(); err == nil {
 			err = closeErr

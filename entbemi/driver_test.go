@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/bemi-go/bemi/core"
 	"github.com/bemi-go/bemi/entbemi"
@@ -219,6 +220,42 @@ func TestDriverStatementError(t *testing.T) {
 			// The connection stays usable.
 			e.client.Todo.Create().SetTitle("y").SaveX(userCtx(2))
 			equalLines(t, summary(changes(e.wal(t))), []string{`INSERT public.todos {"userId":2}`})
+		})
+	}
+}
+
+// TestDriverSessionVars checks that the session variables of
+// entsql.WithVar reach the annotated statement and are reset after it, as
+// ent's SQL driver does without entbemi.
+func TestDriverSessionVars(t *testing.T) {
+	for _, m := range mechanisms {
+		t.Run(m.name, func(t *testing.T) {
+			e := newEnv(t, m.opts)
+			e.db.SetMaxOpenConns(1)
+			e.exec(t, "ALTER TABLE todos ADD COLUMN tenant text DEFAULT current_setting('app.tenant', true)")
+
+			ctx := entsql.WithVar(userCtx(1), "app.tenant", "t1")
+			e.client.Todo.Create().SetTitle("a").SaveX(ctx)
+			e.client.Todo.Create().SetTitle("b").SaveX(userCtx(2))
+
+			var tenant sql.NullString
+			if err := e.db.QueryRow("SELECT current_setting('app.tenant', true)").Scan(&tenant); err != nil {
+				t.Fatal(err)
+			}
+			if tenant.String != "" {
+				t.Fatalf("app.tenant = %q after the write, want it reset", tenant.String)
+			}
+			cs := changes(e.wal(t))
+			equalLines(t, summary(cs), []string{
+				`INSERT public.todos {"userId":1}`,
+				`INSERT public.todos {"userId":2}`,
+			})
+			if !strings.Contains(cs[0].Row, "tenant[text]:'t1'") {
+				t.Errorf("first row %q lacks tenant t1", cs[0].Row)
+			}
+			if !strings.Contains(cs[1].Row, "tenant[text]:null") && !strings.Contains(cs[1].Row, "tenant[text]:''") {
+				t.Errorf("second row %q has a tenant", cs[1].Row)
+			}
 		})
 	}
 }

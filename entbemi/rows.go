@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -134,52 +136,120 @@ func (r *bufferedRows) Next(dest []driver.Value) error {
 // ColumnTypeDatabaseTypeName implements driver.RowsColumnTypeDatabaseTypeName.
 func (r *bufferedRows) ColumnTypeDatabaseTypeName(i int) string { return r.typeNames[i] }
 
-// rowsDB turns bufferedRows into *sql.Rows. database/sql creates *sql.Rows
-// only from a driver, so rowsDB opens a *sql.DB on an in-process driver
-// whose only query returns the bufferedRows passed as its argument. Scan
-// then converts values exactly as it does for any other driver.
+// rowsDB is a *sql.DB on an in-process driver that serves two purposes.
+// It turns bufferedRows into *sql.Rows: database/sql creates *sql.Rows only
+// from a driver, so the driver's only query returns the bufferedRows passed
+// as its argument, and Scan then converts values exactly as it does for any
+// other driver. And it finds the session variables that entsql.WithVar put
+// into a context, which ent keeps under an unexported key: an ent SQL driver
+// on this *sql.DB runs its SET and RESET statements here, where they are
+// recorded instead of run.
 type rowsDB struct {
 	once sync.Once
 	db   *sql.DB
+	ent  *entsql.Driver
 }
 
-func (r *rowsDB) open(buf *bufferedRows) (*sql.Rows, error) {
+func (r *rowsDB) init() {
 	r.once.Do(func() {
 		r.db = sql.OpenDB(rowsConnector{})
 		// Connections hold no resources, and each open *sql.Rows holds
 		// one until it is closed.
 		r.db.SetMaxIdleConns(64)
+		r.ent = entsql.OpenDB(dialect.Postgres, r.db)
 	})
+}
+
+func (r *rowsDB) open(buf *bufferedRows) (*sql.Rows, error) {
+	r.init()
 
 	// The background context keeps database/sql from watching the
 	// request's context for rows that are already in memory.
 	return r.db.QueryContext(context.Background(), "", buf)
 }
 
+// sessionVars holds the statements that ent's SQL driver runs before and
+// after a statement for the variables of entsql.WithVar.
+type sessionVars struct {
+	sets   []string
+	resets []string
+}
+
+// sessionVars returns the session variable statements for ctx, or nil when
+// ctx has none.
+func (r *rowsDB) sessionVars(ctx context.Context) (*sessionVars, error) {
+	r.init()
+
+	vars := &sessionVars{}
+	if err := r.ent.Exec(ctx, "", []any{vars}, nil); err != nil {
+		return nil, fmt.Errorf("entbemi: read session variables: %w", err)
+	}
+	if len(vars.sets) == 0 && len(vars.resets) == 0 {
+		return nil, nil
+	}
+
+	return vars, nil
+}
+
 var errNoBufferedRows = errors.New("entbemi: internal rows driver called without rows")
 
 type rowsConnector struct{}
 
-func (rowsConnector) Connect(context.Context) (driver.Conn, error) { return rowsConn{}, nil }
+func (rowsConnector) Connect(context.Context) (driver.Conn, error) { return &rowsConn{}, nil }
 
 func (rowsConnector) Driver() driver.Driver { return rowsDriver{} }
 
 type rowsDriver struct{}
 
-func (rowsDriver) Open(string) (driver.Conn, error) { return rowsConn{}, nil }
+func (rowsDriver) Open(string) (driver.Conn, error) { return &rowsConn{}, nil }
 
-type rowsConn struct{}
+// rowsConn records the SET statements that arrive before a sessionVars
+// argument and the RESET statements after it, until the connection returns
+// to the pool.
+type rowsConn struct {
+	pending []string
+	vars    *sessionVars
+}
 
-func (rowsConn) Prepare(string) (driver.Stmt, error) { return nil, errNoBufferedRows }
+func (*rowsConn) Prepare(string) (driver.Stmt, error) { return nil, errNoBufferedRows }
 
-func (rowsConn) Close() error { return nil }
+func (*rowsConn) Close() error { return nil }
 
-func (rowsConn) Begin() (driver.Tx, error) { return nil, errNoBufferedRows }
+func (*rowsConn) Begin() (driver.Tx, error) { return nil, errNoBufferedRows }
 
-// CheckNamedValue accepts the *bufferedRows argument as it is.
-func (rowsConn) CheckNamedValue(*driver.NamedValue) error { return nil }
+// CheckNamedValue accepts the *bufferedRows and *sessionVars arguments as
+// they are.
+func (*rowsConn) CheckNamedValue(*driver.NamedValue) error { return nil }
 
-func (rowsConn) QueryContext(_ context.Context, _ string, args []driver.NamedValue) (driver.Rows, error) {
+// ResetSession implements driver.SessionResetter.
+func (c *rowsConn) ResetSession(context.Context) error {
+	c.pending, c.vars = nil, nil
+
+	return nil
+}
+
+func (c *rowsConn) ExecContext(_ context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if len(args) == 1 {
+		if vars, ok := args[0].Value.(*sessionVars); ok {
+			vars.sets = c.pending
+			c.pending, c.vars = nil, vars
+
+			return driver.RowsAffected(0), nil
+		}
+	}
+	if len(args) != 0 {
+		return nil, errNoBufferedRows
+	}
+	if c.vars != nil {
+		c.vars.resets = append(c.vars.resets, query)
+	} else {
+		c.pending = append(c.pending, query)
+	}
+
+	return driver.RowsAffected(0), nil
+}
+
+func (*rowsConn) QueryContext(_ context.Context, _ string, args []driver.NamedValue) (driver.Rows, error) {
 	if len(args) != 1 {
 		return nil, errNoBufferedRows
 	}
