@@ -22,7 +22,11 @@ import (
 	"github.com/bemi-go/bemi/entbemi/internal/todoapp/ent"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Run(m)
+	stopBenchCluster()
+	os.Exit(code)
+}
 
 // env is a fresh database with the todo schema, tracked by bemi setup, an
 // ent client on an entbemi.Driver, and a test_decoding slot that reads the
