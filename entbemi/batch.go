@@ -26,13 +26,14 @@ const (
 // closed. database/sql retries its own statements the same way.
 const maxBatchAttempts = 3
 
-// execBatch runs set_config and the statement as one pgx batch on a
-// connection of d.db, outside any transaction. The batch runs in one
-// implicit transaction, so the setting lasts exactly for the statement and
-// needs no clearing.
-func (d *Driver) execBatch(ctx context.Context, payload []byte, query string, args []any) (sql.Result, error) {
+// execBatch runs set_config and the statement as one pgx batch. With a nil
+// conn it takes a connection of d.db, outside any transaction: the batch
+// then runs in one implicit transaction, so the setting lasts exactly for
+// the statement and needs no clearing. Inside a transaction, conn is the
+// transaction's connection. A nil payload clears the setting instead.
+func (d *Driver) execBatch(ctx context.Context, conn *sql.Conn, payload []byte, query string, args []any) (sql.Result, error) {
 	var affected int64
-	err := d.runBatch(ctx, payload, query, args, func(br pgx.BatchResults, _ *pgx.Conn) error {
+	err := d.runBatch(ctx, conn, payload, query, args, func(br pgx.BatchResults, _ *pgx.Conn) error {
 		tag, err := br.Exec()
 		affected = tag.RowsAffected()
 
@@ -48,14 +49,14 @@ func (d *Driver) execBatch(ctx context.Context, payload []byte, query string, ar
 // queryBatch is execBatch for a statement that returns rows. The rows are
 // read into memory while the connection is held, and returned as
 // database/sql rows with the values that the pgx stdlib driver would give.
-func (d *Driver) queryBatch(ctx context.Context, payload []byte, query string, args []any) (*sql.Rows, error) {
+func (d *Driver) queryBatch(ctx context.Context, conn *sql.Conn, payload []byte, query string, args []any) (*sql.Rows, error) {
 	var buf *bufferedRows
-	err := d.runBatch(ctx, payload, query, args, func(br pgx.BatchResults, conn *pgx.Conn) error {
+	err := d.runBatch(ctx, conn, payload, query, args, func(br pgx.BatchResults, pc *pgx.Conn) error {
 		rows, err := br.Query()
 		if err != nil {
 			return err
 		}
-		buf, err = readRows(rows, conn.TypeMap())
+		buf, err = readRows(rows, pc.TypeMap())
 
 		return err
 	})
@@ -66,41 +67,41 @@ func (d *Driver) queryBatch(ctx context.Context, payload []byte, query string, a
 	return d.rows.open(buf)
 }
 
+// batchReader reads the statement's result from a batch.
+type batchReader func(br pgx.BatchResults, conn *pgx.Conn) error
+
 // runBatch sends set_config and the statement in one batch and hands the
 // statement's result to read. The SET and RESET statements of
 // entsql.WithVar variables in ctx go into the same batch, before and after,
-// as ent's SQL driver would run them around the statement.
-func (d *Driver) runBatch(ctx context.Context, payload []byte, query string, args []any,
-	read func(pgx.BatchResults, *pgx.Conn) error,
-) error {
+// as ent's SQL driver would run them around the statement. Without conn,
+// a batch that failed before any byte reached the server is retried on
+// another connection.
+func (d *Driver) runBatch(ctx context.Context, conn *sql.Conn, payload []byte, query string, args []any, read batchReader) error {
 	args = plainArgs(args)
 	vars, err := d.rows.sessionVars(ctx)
 	if err != nil {
 		return err
 	}
+	if conn != nil {
+		return sendBatch(ctx, conn, vars, payload, query, args, read)
+	}
 
 	for range maxBatchAttempts {
-		err = d.runBatchOnce(ctx, vars, payload, query, args, read)
+		conn, err = d.db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		err = sendBatch(ctx, conn, vars, payload, query, args, read)
+		conn.Close()
 		if !errors.Is(err, driver.ErrBadConn) {
-			break
+			return err
 		}
 	}
-	if errors.Is(err, driver.ErrBadConn) {
-		return fmt.Errorf("entbemi: send statement: %w", err)
-	}
 
-	return err
+	return fmt.Errorf("entbemi: send statement: %w", err)
 }
 
-func (d *Driver) runBatchOnce(ctx context.Context, vars *sessionVars, payload []byte, query string, args []any,
-	read func(pgx.BatchResults, *pgx.Conn) error,
-) error {
-	conn, err := d.db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-
+func sendBatch(ctx context.Context, conn *sql.Conn, vars *sessionVars, payload []byte, query string, args []any, read batchReader) error {
 	return conn.Raw(func(driverConn any) error {
 		sc, ok := driverConn.(*stdlib.Conn)
 		if !ok {
@@ -119,7 +120,11 @@ func (d *Driver) runBatchOnce(ctx context.Context, vars *sessionVars, payload []
 		for _, s := range sets {
 			b.Queue(s)
 		}
-		b.Queue(setContextSQL, string(payload))
+		if payload != nil {
+			b.Queue(setContextSQL, string(payload))
+		} else {
+			b.Queue(clearContextSQL)
+		}
 		b.Queue(query, args...)
 		for _, s := range resets {
 			b.Queue(s)
@@ -143,7 +148,7 @@ func (d *Driver) runBatchOnce(ctx context.Context, vars *sessionVars, payload []
 		}
 		if err != nil && pgconn.SafeToRetry(err) {
 			// Nothing reached the server: let database/sql discard the
-			// connection, and try again on another.
+			// connection.
 			return driver.ErrBadConn
 		}
 

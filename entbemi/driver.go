@@ -143,7 +143,7 @@ func (d *Driver) Exec(ctx context.Context, query string, args, v any) error {
 	if err != nil {
 		return err
 	}
-	res, err := d.execBatch(ctx, payload, query, argv)
+	res, err := d.execBatch(ctx, nil, payload, query, argv)
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func (d *Driver) Query(ctx context.Context, query string, args, v any) error {
 	if err != nil {
 		return err
 	}
-	rows, err := d.queryBatch(ctx, payload, query, argv)
+	rows, err := d.queryBatch(ctx, nil, payload, query, argv)
 	if err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func (d *Driver) ExecContext(ctx context.Context, query string, args ...any) (sq
 		return ex.ExecContext(ctx, core.AppendComment(query, payload), args...)
 	}
 
-	return d.execBatch(ctx, payload, query, args)
+	return d.execBatch(ctx, nil, payload, query, args)
 }
 
 // QueryContext runs a raw statement that returns rows. The wrapped driver
@@ -225,7 +225,7 @@ func (d *Driver) QueryContext(ctx context.Context, query string, args ...any) (*
 		return q.QueryContext(ctx, core.AppendComment(query, payload), args...)
 	}
 
-	return d.queryBatch(ctx, payload, query, args)
+	return d.queryBatch(ctx, nil, payload, query, args)
 }
 
 // Tx starts a transaction whose writes carry their context.
@@ -234,9 +234,13 @@ func (d *Driver) Tx(ctx context.Context) (dialect.Tx, error) {
 }
 
 // BeginTx starts a transaction with options, as ent's generated
-// Client.BeginTx requires. The wrapped driver must have BeginTx when opts is
-// not nil.
+// Client.BeginTx requires. With MechanismComment, the wrapped driver must
+// have BeginTx when opts is not nil.
 func (d *Driver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.Tx, error) {
+	if d.db != nil {
+		return d.beginOnConn(ctx, opts)
+	}
+
 	var (
 		tx  dialect.Tx
 		err error

@@ -9,12 +9,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/jackc/pgx/v5"
-	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/bemi-go/bemi/capture/setup"
 	"github.com/bemi-go/bemi/core/pgtest"
@@ -48,7 +49,50 @@ type envOptions struct {
 	// untracked leaves the todos table without trigger and with the
 	// default replica identity.
 	untracked bool
+	// tracer, when set, traces the pgx connections of the *sql.DB.
+	tracer *sqlTracer
 }
+
+// sqlTracer records the SQL text of every query and batch query that pgx
+// sends, in order.
+type sqlTracer struct {
+	mu      sync.Mutex
+	queries []string
+}
+
+func (r *sqlTracer) record(sql string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.queries = append(r.queries, sql)
+}
+
+// take returns the recorded queries and forgets them.
+func (r *sqlTracer) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	q := r.queries
+	r.queries = nil
+
+	return q
+}
+
+func (r *sqlTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	r.record(data.SQL)
+
+	return ctx
+}
+
+func (r *sqlTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (r *sqlTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+
+func (r *sqlTracer) TraceBatchQuery(_ context.Context, _ *pgx.Conn, data pgx.TraceBatchQueryData) {
+	r.record(data.SQL)
+}
+
+func (r *sqlTracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 func newEnv(t testing.TB, opts envOptions) *env {
 	t.Helper()
@@ -60,10 +104,14 @@ func newEnvAt(t testing.TB, dbURL string, opts envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 
-	db, err := sql.Open("pgx", dbURL)
+	connConfig, err := pgx.ParseConfig(dbURL)
 	if err != nil {
-		t.Fatalf("open database: %v", err)
+		t.Fatalf("parse database URL: %v", err)
 	}
+	if opts.tracer != nil {
+		connConfig.Tracer = opts.tracer
+	}
+	db := stdlib.OpenDB(*connConfig)
 	t.Cleanup(func() { db.Close() })
 
 	var inner dialect.Driver = entsql.OpenDB(dialect.Postgres, db)

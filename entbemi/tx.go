@@ -8,28 +8,40 @@ import (
 	"sync"
 
 	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/bemi-go/bemi/core"
 )
 
 // Tx is a dialect.Tx whose writes carry their context. Driver.Tx and
-// Driver.BeginTx return it; it embeds the wrapped driver's transaction.
+// Driver.BeginTx return it.
 //
-// With MechanismSetting, Tx keeps track of the value of the setting
-// core.SettingName in the transaction. Before a write it sends set_config
-// only when the write's context differs from that value, and before a
-// write without context it clears a non-empty setting, so the trigger never
-// attributes a write to an earlier statement's context. A transaction that
-// writes under one context therefore pays one set_config for all its
-// statements. After a statement that starts with ROLLBACK (ROLLBACK TO
-// SAVEPOINT undoes set_config), the value is unknown and the next write sets
-// or clears the setting again.
+// With MechanismSetting, Tx runs a database/sql transaction on a connection
+// that it holds (sql.Conn), and keeps track of the value of the setting
+// core.SettingName in the transaction. A write whose context differs from
+// that value goes out as one pgx batch with the set_config on the same
+// connection; a write without context after one with context clears the
+// setting in its batch, so the trigger never attributes a write to an
+// earlier statement's context. Every other statement, and every write under
+// an unchanged context, goes through the database/sql transaction. After a
+// statement that starts with ROLLBACK (ROLLBACK TO SAVEPOINT undoes
+// set_config), the value is unknown and the next write sets or clears the
+// setting again.
+//
+// With MechanismComment, Tx embeds the wrapped driver's transaction and
+// appends the comment to annotated statements.
 type Tx struct {
 	dialect.Tx
 
 	driver *Driver
 
-	// mu serializes the set_config and the statement that it belongs to.
+	// conn holds the transaction's connection with MechanismSetting; it
+	// returns to the pool after Commit or Rollback, or when the context of
+	// BeginTx is done.
+	conn     *sql.Conn
+	stopConn func() bool
+
+	// mu serializes the statements that depend on setting.
 	mu sync.Mutex
 	// setting is the value of core.SettingName in the transaction, valid
 	// while known is true.
@@ -37,16 +49,84 @@ type Tx struct {
 	known   bool
 }
 
+// beginOnConn starts a transaction for MechanismSetting on a connection of
+// d.db.
+func (d *Driver) beginOnConn(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sqlTx, err := conn.BeginTx(ctx, opts)
+	if err != nil {
+		conn.Close()
+
+		return nil, err
+	}
+
+	t := &Tx{
+		Tx:     &entsql.Tx{Conn: entsql.Conn{ExecQuerier: sqlTx}, Tx: sqlTx},
+		driver: d,
+		conn:   conn,
+		known:  true,
+	}
+	// database/sql rolls the transaction back when ctx is done; the
+	// connection must then return to the pool as well. Close waits until
+	// the rollback has finished.
+	t.stopConn = context.AfterFunc(ctx, func() { conn.Close() })
+
+	return t, nil
+}
+
+// Commit commits the transaction.
+func (t *Tx) Commit() error {
+	err := t.Tx.Commit()
+	t.release()
+
+	return err
+}
+
+// Rollback aborts the transaction.
+func (t *Tx) Rollback() error {
+	err := t.Tx.Rollback()
+	t.release()
+
+	return err
+}
+
+func (t *Tx) release() {
+	if t.conn == nil {
+		return
+	}
+	t.stopConn()
+	// Close fails only when the connection is already closed, as after
+	// the context of BeginTx was done.
+	_ = t.conn.Close()
+}
+
 // Exec runs a statement that returns no rows in the transaction.
 func (t *Tx) Exec(ctx context.Context, query string, args, v any) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 
-	query, err := t.prepare(ctx, query)
+	st, err := t.annotate(ctx, query)
 	if err != nil {
 		return err
 	}
-	err = t.Tx.Exec(ctx, query, args, v)
+	if st.batch {
+		argv, err := argSlice(args)
+		if err != nil {
+			return err
+		}
+		res, err := t.driver.execBatch(ctx, t.conn, st.payload, query, argv)
+		t.settled(st, err)
+		if err != nil {
+			return err
+		}
+
+		return setResult(v, res)
+	}
+
+	err = t.Tx.Exec(ctx, st.query, args, v)
 	t.forgetAfterRollback(query)
 
 	return err
@@ -57,16 +137,34 @@ func (t *Tx) Query(ctx context.Context, query string, args, v any) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 
-	query, err := t.prepare(ctx, query)
+	st, err := t.annotate(ctx, query)
 	if err != nil {
 		return err
 	}
+	if !st.batch {
+		return t.Tx.Query(ctx, st.query, args, v)
+	}
 
-	return t.Tx.Query(ctx, query, args, v)
+	vr, ok := v.(*entsql.Rows)
+	if !ok {
+		return fmt.Errorf("entbemi: query result is %T, want *sql.Rows of entgo.io/ent/dialect/sql", v)
+	}
+	argv, err := argSlice(args)
+	if err != nil {
+		return err
+	}
+	rows, err := t.driver.queryBatch(ctx, t.conn, st.payload, query, argv)
+	t.settled(st, err)
+	if err != nil {
+		return err
+	}
+	*vr = entsql.Rows{ColumnScanner: rows}
+
+	return nil
 }
 
-// ExecContext runs a raw statement in the transaction. The wrapped
-// transaction must have ExecContext.
+// ExecContext runs a raw statement in the transaction. With
+// MechanismComment, the wrapped transaction must have ExecContext.
 func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ex, ok := t.Tx.(execContexter)
 	if !ok {
@@ -76,18 +174,25 @@ func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Re
 	t.mu.Lock()
 	defer t.mu.Unlock()
 
-	query, err := t.prepare(ctx, query)
+	st, err := t.annotate(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	res, err := ex.ExecContext(ctx, query, args...)
+	if st.batch {
+		res, err := t.driver.execBatch(ctx, t.conn, st.payload, query, args)
+		t.settled(st, err)
+
+		return res, err
+	}
+
+	res, err := ex.ExecContext(ctx, st.query, args...)
 	t.forgetAfterRollback(query)
 
 	return res, err
 }
 
 // QueryContext runs a raw statement that returns rows in the transaction.
-// The wrapped transaction must have QueryContext.
+// With MechanismComment, the wrapped transaction must have QueryContext.
 func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	q, ok := t.Tx.(queryContexter)
 	if !ok {
@@ -97,50 +202,65 @@ func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.
 	t.mu.Lock()
 	defer t.mu.Unlock()
 
-	query, err := t.prepare(ctx, query)
+	st, err := t.annotate(ctx, query)
 	if err != nil {
 		return nil, err
 	}
+	if st.batch {
+		rows, err := t.driver.queryBatch(ctx, t.conn, st.payload, query, args)
+		t.settled(st, err)
 
-	return q.QueryContext(ctx, query, args...)
+		return rows, err
+	}
+
+	return q.QueryContext(ctx, st.query, args...)
 }
 
-// prepare returns the statement text to send and, with MechanismSetting,
-// first brings the setting to the statement's context.
-func (t *Tx) prepare(ctx context.Context, query string) (string, error) {
+// txStatement is how Tx sends a statement.
+type txStatement struct {
+	// query is the text to send through the transaction, with the comment
+	// when MechanismComment annotates it.
+	query string
+	// batch sends the statement in a batch after set_config(payload), or
+	// after clearing the setting when payload is nil.
+	batch   bool
+	payload []byte
+}
+
+// annotate decides how to send query.
+func (t *Tx) annotate(ctx context.Context, query string) (txStatement, error) {
 	if !t.driver.annotator.AllStatements && !core.IsWrite(query) {
-		return query, nil
+		return txStatement{query: query}, nil
 	}
 
 	payload, ok, err := core.Payload(ctx, t.driver.annotator.Encoder)
 	if err != nil {
-		return "", fmt.Errorf("entbemi: encode context: %w", err)
+		return txStatement{}, fmt.Errorf("entbemi: encode context: %w", err)
 	}
-	if t.driver.db == nil {
+	if t.conn == nil {
 		if !ok {
-			return query, nil
+			return txStatement{query: query}, nil
 		}
 
-		return core.AppendComment(query, payload), nil
+		return txStatement{query: core.AppendComment(query, payload)}, nil
 	}
 
 	if t.known && t.setting == string(payload) {
-		return query, nil
+		return txStatement{query: query}, nil
 	}
 
-	t.known = false
-	if ok {
-		err = t.Tx.Exec(ctx, setContextSQL, []any{string(payload)}, nil)
-	} else {
-		err = t.Tx.Exec(ctx, clearContextSQL, []any{}, nil)
-	}
+	return txStatement{query: query, batch: true, payload: payload}, nil
+}
+
+// settled records the setting after a batch.
+func (t *Tx) settled(st txStatement, err error) {
 	if err != nil {
-		return "", fmt.Errorf("entbemi: set %s: %w", core.SettingName, err)
-	}
-	t.setting = string(payload)
-	t.known = true
+		t.known = false
 
-	return query, nil
+		return
+	}
+	t.setting = string(st.payload)
+	t.known = true
 }
 
 // forgetAfterRollback marks the setting unknown after a statement that

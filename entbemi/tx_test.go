@@ -3,12 +3,9 @@ package entbemi_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"strings"
-	"sync"
 	"testing"
-
-	"entgo.io/ent/dialect"
+	"time"
 
 	"github.com/bemi-go/bemi/core"
 	"github.com/bemi-go/bemi/entbemi"
@@ -181,19 +178,12 @@ func TestTxRawExecContext(t *testing.T) {
 	}
 }
 
-// TestTxSetsSettingOncePerContext counts the set_config statements that the
-// transaction sends: three writes under one context need one, and a write
-// without context after them one more to clear the setting.
+// TestTxSetsSettingOncePerContext counts the set_config statements that
+// reach pgx in a transaction: three writes under one context need one, and
+// a write without context after them one more to clear the setting.
 func TestTxSetsSettingOncePerContext(t *testing.T) {
-	var mu sync.Mutex
-	var logged []string
-	e := newEnv(t, envOptions{wrap: func(d dialect.Driver) dialect.Driver {
-		return dialect.Debug(d, func(v ...any) {
-			mu.Lock()
-			defer mu.Unlock()
-			logged = append(logged, fmt.Sprint(v...))
-		})
-	}})
+	tracer := &sqlTracer{}
+	e := newEnv(t, envOptions{tracer: tracer})
 	if e.driver.Mechanism() != entbemi.MechanismSetting {
 		t.Fatal("the test needs the setting mechanism")
 	}
@@ -203,9 +193,7 @@ func TestTxSetsSettingOncePerContext(t *testing.T) {
 	if err != nil {
 		t.Fatalf("begin: %v", err)
 	}
-	mu.Lock()
-	logged = nil
-	mu.Unlock()
+	tracer.take()
 	for _, title := range []string{"a", "b", "c"} {
 		tx.Todo.Create().SetTitle(title).SaveX(ctx)
 	}
@@ -215,19 +203,21 @@ func TestTxSetsSettingOncePerContext(t *testing.T) {
 		t.Fatalf("commit: %v", err)
 	}
 
-	mu.Lock()
-	defer mu.Unlock()
-	var sets, clears int
-	for _, line := range logged {
+	queries := tracer.take()
+	var sets, clears, inserts int
+	for _, q := range queries {
 		switch {
-		case strings.Contains(line, "set_config('"+core.SettingName+"', $1"):
+		case strings.Contains(q, "set_config('"+core.SettingName+"', $1"):
 			sets++
-		case strings.Contains(line, "set_config('"+core.SettingName+"', ''"):
+		case strings.Contains(q, "set_config('"+core.SettingName+"', ''"):
 			clears++
+		case strings.HasPrefix(q, "INSERT"):
+			inserts++
 		}
 	}
-	if sets != 1 || clears != 1 {
-		t.Fatalf("the transaction sent %d set_config and %d clears, want 1 and 1:\n%s", sets, clears, strings.Join(logged, "\n"))
+	if sets != 1 || clears != 1 || inserts != 5 {
+		t.Fatalf("the transaction sent %d set_config, %d clears and %d inserts, want 1, 1 and 5:\n%s",
+			sets, clears, inserts, strings.Join(queries, "\n"))
 	}
 	equalLines(t, summary(changes(e.wal(t))), []string{
 		`INSERT public.todos {"userId":1}`,
@@ -236,4 +226,31 @@ func TestTxSetsSettingOncePerContext(t *testing.T) {
 		`INSERT public.todos `,
 		`INSERT public.todos `,
 	})
+}
+
+// TestTxContextDoneReleasesConnection cancels the context of a transaction
+// that is never committed and checks that its connection returns to a pool
+// of one.
+func TestTxContextDoneReleasesConnection(t *testing.T) {
+	for _, m := range mechanisms {
+		t.Run(m.name, func(t *testing.T) {
+			e := newEnv(t, m.opts)
+			e.db.SetMaxOpenConns(1)
+
+			ctx, cancel := context.WithCancel(userCtx(1))
+			tx, err := e.client.Tx(ctx)
+			if err != nil {
+				t.Fatalf("begin: %v", err)
+			}
+			tx.Todo.Create().SetTitle("a").SaveX(ctx)
+			cancel()
+
+			wait, stop := context.WithTimeout(context.Background(), 10*time.Second)
+			defer stop()
+			if _, err := e.client.Todo.Create().SetTitle("b").Save(core.With(wait, core.Fields{"userId": 2})); err != nil {
+				t.Fatalf("create after the canceled transaction: %v", err)
+			}
+			equalLines(t, summary(changes(e.wal(t))), []string{`INSERT public.todos {"userId":2}`})
+		})
+	}
 }
