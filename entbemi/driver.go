@@ -28,9 +28,9 @@ const (
 	// MechanismComment appends the context as a /*Bemi ... Bemi*/ comment
 	// to the statement text. A Driver uses it for every other wrapped
 	// driver. With pgx's default statement cache, a comment that differs
-	// per request makes every statement a cache miss; lib/pq, pgx's
-	// exec and simple_protocol modes, and other drivers that do not cache
-	// statements by text pay only the longer text.
+	// per request makes every statement a cache miss. Drivers that do not
+	// cache statements by text (lib/pq, pgx in exec or simple_protocol
+	// mode) pay only for the longer text.
 	MechanismComment
 )
 

@@ -28,10 +28,10 @@ type bufferedRows struct {
 }
 
 // readRows reads all rows and closes them. The values match those of the pgx
-// stdlib driver: the types that database/sql receives in binary format from
-// stdlib (bool, bytea, int2/4/8, float4/8, oid, date, timestamp,
-// timestamptz, json, jsonb, xml) keep the Go type that stdlib gives them, and
-// every other type becomes its PostgreSQL text form as a string.
+// stdlib driver. The types that stdlib receives in binary format (bool,
+// bytea, int2/4/8, float4/8, oid, date, timestamp, timestamptz) and json,
+// jsonb and xml keep the Go type that stdlib gives them. Every other type
+// becomes its PostgreSQL text form as a string.
 func readRows(rows pgx.Rows, m *pgtype.Map) (*bufferedRows, error) {
 	defer rows.Close()
 
@@ -79,7 +79,8 @@ func sqlValue(m *pgtype.Map, fd pgconn.FieldDescription, src []byte) (driver.Val
 	}
 
 	// A pgx batch receives every type with a binary codec in binary
-	// format, while stdlib asks for text: convert to the text form.
+	// format, but stdlib requests text for these types, so convert the
+	// value to its text form.
 	v, err := t.Codec.DecodeValue(m, fd.DataTypeOID, fd.Format, src)
 	if err != nil {
 		return nil, err

@@ -20,7 +20,7 @@ import (
 // that it holds (sql.Conn), and keeps track of the value of the setting
 // core.SettingName in the transaction. A write whose context differs from
 // that value goes out as one pgx batch with the set_config on the same
-// connection; a write without context after one with context clears the
+// connection. A write without context after one with context clears the
 // setting in its batch, so the trigger never attributes a write to an
 // earlier statement's context. Every other statement, and every write under
 // an unchanged context, goes through the database/sql transaction. After a
@@ -98,8 +98,8 @@ func (t *Tx) release() {
 		return
 	}
 	t.stopConn()
-	// Close fails only when the connection is already closed, as after
-	// the context of BeginTx was done.
+	// Close returns sql.ErrConnDone when the connection was closed before,
+	// as when the context of BeginTx was done; there is nothing to do then.
 	_ = t.conn.Close()
 }
 
@@ -216,7 +216,7 @@ func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.
 	return q.QueryContext(ctx, st.query, args...)
 }
 
-// txStatement is how Tx sends a statement.
+// txStatement is the plan for sending one statement of a Tx.
 type txStatement struct {
 	// query is the text to send through the transaction, with the comment
 	// when MechanismComment annotates it.
