@@ -59,11 +59,12 @@
 //
 // # Stores and routers
 //
-// --store picks the data layer. This build offers the manual store, which
-// sends the context through a transaction-local setting in a pgx batch with
-// each write. The stores built on the Bemi adapters (gorm, ent and sqlc)
-// join when those adapters are available, and gorm then becomes the
-// default. --router picks chi (middleware/chi) or gin (middleware/gin).
+// --store picks the data layer: ent (an ent client with the entbemi
+// driver), or manual (pgx, sending the context through a transaction-local
+// setting in a pgx batch with each write, as the adapters do). The stores
+// built on the GORM and sqlc adapters join when those adapters are
+// available, and gorm then becomes the default. --router picks chi
+// (middleware/chi) or gin (middleware/gin).
 //
 // # Limits
 //

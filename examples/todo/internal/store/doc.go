@@ -13,10 +13,15 @@
 //	defer s.Close()
 //	todo, err := s.Create(core.With(ctx, core.Fields{"userId": 1}), "Sleep")
 //
-// Names lists the stores that this build offers. The manual store sends the
-// context itself through a pgx batch (see OpenManual). The stores built on
-// the Bemi adapters for GORM, ent and sqlc join the list when those adapters
-// become available.
+// Names lists the stores that this build offers:
+//
+//   - ent: an ent client (generated into package ent from ent/schema) whose
+//     driver is wrapped by entbemi.
+//   - manual: pgx without an adapter, sending the context itself through a
+//     pgx batch (see OpenManual).
+//
+// The stores built on the Bemi adapters for GORM and sqlc join the list
+// when those adapters become available.
 //
 // Migrate creates the table. It must run before Bemi setup, so that setup
 // tracks the table.

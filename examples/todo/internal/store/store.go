@@ -52,6 +52,7 @@ type Opener func(ctx context.Context, databaseURL string) (Store, error)
 func openers() map[string]Opener {
 	return map[string]Opener{
 		Manual: OpenManual,
+		Ent:    OpenEnt,
 	}
 }
 
