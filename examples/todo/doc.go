@@ -63,8 +63,8 @@
 // driver), or manual (pgx, sending the context through a transaction-local
 // setting in a pgx batch with each write, as the adapters do). The stores
 // built on the GORM and sqlc adapters join when those adapters are
-// available, and gorm then becomes the default. --router picks chi
-// (middleware/chi) or gin (middleware/gin).
+// available. The default is gorm once it is available, ent until then.
+// --router picks chi (middleware/chi) or gin (middleware/gin).
 //
 // # Limits
 //

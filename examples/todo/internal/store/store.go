@@ -61,14 +61,18 @@ func Names() []string {
 	return slices.Sorted(maps.Keys(openers()))
 }
 
-// Default returns the store used when none is named: gorm when the GORM
-// adapter is available, else the first of Names.
+// Default returns the store used when none is named: the first available
+// of gorm, ent, sqlc and manual, so a Bemi adapter is preferred over the
+// manual store.
 func Default() string {
-	if _, ok := openers()["gorm"]; ok {
-		return "gorm"
+	available := openers()
+	for _, name := range []string{"gorm", "ent", "sqlc"} {
+		if _, ok := available[name]; ok {
+			return name
+		}
 	}
 
-	return Names()[0]
+	return Manual
 }
 
 // Open opens the store with the given name.
