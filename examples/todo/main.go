@@ -144,7 +144,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	common.register(f, "warn")
 	var cfg demo.Config
 	f.BoolVar(&cfg.SkipPgbench, "skip-pgbench", false, "leave out the pgbench part")
-	f.StringVar(&cfg.Pgbench, "pgbench", "", "path of the pgbench program (default: next to initdb, else on $PATH)")
+	f.StringVar(&cfg.Pgbench, "pgbench", "", "path of the pgbench program (default: the throwaway cluster's, else pgbench on $PATH)")
 	f.DurationVar(&cfg.PgbenchDuration, "pgbench-duration", demo.DefaultPgbenchDuration, "duration of the pgbench run (pgbench -T), in whole seconds")
 	f.IntVar(&cfg.PgbenchClients, "pgbench-clients", demo.DefaultPgbenchClients, "number of pgbench clients (pgbench -c)")
 	f.DurationVar(&cfg.Timeout, "timeout", demo.DefaultTimeout, "how long to wait for the capture worker at each step")

@@ -260,9 +260,11 @@ func pgbenchPart(ctx context.Context, conn *pgx.Conn, cfg Config, pgbench, datab
 	fmt.Fprintf(out, "    pgbench reports %d transactions; pgbench_history holds %d rows\n", run.Reported, run.HistoryRows)
 
 	step(out, "Waiting for the capture worker to store the run, up to the marker UPDATE with context %s", markerContext)
+	waitStart := time.Now()
 	if run.MarkerLSN, err = waitForMarker(ctx, conn, run.StartLSN, cfg.Timeout); err != nil {
 		return err
 	}
+	fmt.Fprintf(out, "    the worker caught up %.1fs after the run ended\n", time.Since(waitStart).Seconds())
 
 	counts, withContext, err := countPgbenchChanges(ctx, conn, run)
 	if err != nil {
