@@ -67,9 +67,11 @@ func Run(ctx context.Context, cfg Config, out io.Writer, logger *slog.Logger) (e
 	databaseURL, pgbenchPath := cfg.DatabaseURL, cfg.Pgbench
 	if databaseURL == "" {
 		step(out, "Starting a throwaway PostgreSQL cluster with wal_level=logical")
-		cluster, err := pgtest.Start(pgtest.Options{})
-		if err != nil {
-			return fmt.Errorf("start PostgreSQL: %w", err)
+		// startErr, not err: the deferred calls below must add to the
+		// named result err.
+		cluster, startErr := pgtest.Start(pgtest.Options{})
+		if startErr != nil {
+			return fmt.Errorf("start PostgreSQL: %w", startErr)
 		}
 		defer func() {
 			step(out, "Stopping the throwaway cluster")
