@@ -7,79 +7,101 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"unicode/utf16"
-	"unicode/utf8"
 )
 
 // DefaultMaxPayloadSize is the default limit for an encoded context: 1 MiB.
 const DefaultMaxPayloadSize = 1 << 20
 
-// TruncatedKey is the key that marks a context cut down to fit the size
-// limit. Its value is an object with the original size in bytes and the sorted
-// names of the keys that were dropped.
-const TruncatedKey = "_bemiTruncated"
-
-// truncatedValueSize is the largest encoded top-level value that survives
-// truncation, so scalar facts such as userId and endpoint stay readable.
-const truncatedValueSize = 1024
-
 // Encoder turns Fields into the payload of a Bemi comment or logical message.
 // The zero value is ready to use with the default size limit. An Encoder is
-// safe for concurrent use.
+// safe for concurrent use; do not change its fields after first use, because
+// Payload caches results per size limit.
 type Encoder struct {
 	// MaxSize is the largest payload in bytes. Zero means
-	// DefaultMaxPayloadSize; a negative value disables the limit.
+	// DefaultMaxPayloadSize, and a negative value disables the limit.
 	MaxSize int
 
 	// Logger receives a warning whenever a context is truncated. Nil means
-	// slog.Default(), because a truncated audit context must never go
-	// unnoticed.
+	// slog.Default(): unlike other messages of a library, a truncated audit
+	// context must not go unnoticed.
 	Logger *slog.Logger
 }
 
-// Encode returns the JSON encoding of fields in the safe wire form:
+// Encode returns the JSON encoding of fields in the safe wire form. Keys are
+// sorted, HTML characters are not escaped, and inside JSON strings:
 //
-//   - every '/' inside a string is written as "\/", so no value can end or
-//     open a SQL block comment, and the JSON still decodes to the same value;
-//   - the escape \u0000, unpaired UTF-16 surrogate escapes such as \ud800 and
-//     invalid UTF-8 bytes become U+FFFD, because PostgreSQL's jsonb rejects
-//     them;
-//   - a payload over MaxSize keeps, in key order, the top-level entries whose
-//     encoded value is at most 1 KiB while the total fits, and records the
-//     dropped keys and the original size under TruncatedKey. When even that
-//     does not fit, only the TruncatedKey entry remains. Each truncation is
-//     logged as a warning.
+//   - every '/' is written as "\/", and a '*' right after it as "\u002a", so
+//     the payload contains neither "*/" nor "/*" and cannot end or nest the
+//     SQL comment, while it still decodes to the same value;
+//   - the escape \u0000, unpaired UTF-16 surrogate escapes such as \ud800 (in
+//     json.RawMessage values), the byte 0x00 and bytes that are not valid
+//     UTF-8 become U+FFFD, because PostgreSQL's jsonb rejects them. Keys that
+//     become equal this way all stay in the object, in the byte order of the
+//     original keys; decoders, jsonb among them, keep the last one.
+//
+// A payload longer than MaxSize is truncated by this rule, and each
+// truncation is logged as a warning:
+//
+//  1. Top-level entries whose encoded value is longer than 1 KiB are dropped,
+//     and so is a field named TruncatedKey.
+//  2. The entry TruncatedKey is added: {"originalSize": <bytes before
+//     truncation>, "droppedKeys": [<dropped keys in byte order>]}.
+//  3. While the payload is still too long, the remaining entries are dropped
+//     from the end of the key order.
+//  4. When even the marker alone does not fit, the payload is
+//     {"_bemiTruncated":{"originalSize":<bytes>}}, also when that is longer
+//     than a very small MaxSize.
 //
 // Encode returns an error only when a value cannot be encoded as JSON (a
-// channel or function, for example); the error names the key.
+// channel or a function, for example); the error names the key.
 func (e *Encoder) Encode(fields Fields) ([]byte, error) {
-	raw := make(map[string][]byte, len(fields))
 	keys := make([]string, 0, len(fields))
-	for k, v := range fields {
-		b, err := marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("bemi: encode context value %q: %w", k, err)
-		}
-		raw[k] = b
+	for k := range fields {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 
-	out := encodeObject(keys, raw)
+	var values valueEncoder
+	spans := make([]entrySpan, 0, len(keys))
+	out := make([]byte, 0, 32*len(keys)+2)
+	out = append(out, '{')
+	for i, k := range keys {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		span := entrySpan{start: len(out)}
+		out = appendString(out, k)
+		span.keyEnd = len(out)
+		out = append(out, ':')
+
+		var err error
+		out, err = values.append(out, fields[k])
+		if err != nil {
+			return nil, fmt.Errorf("bemi: encode context field %q: %w", k, err)
+		}
+		span.end = len(out)
+		spans = append(spans, span)
+	}
+	out = append(out, '}')
+
 	limit := e.maxSize()
 	if limit < 0 || len(out) <= limit {
 		return out, nil
 	}
 
-	return e.truncate(keys, raw, len(out), limit), nil
+	return e.truncate(out, keys, spans, limit), nil
 }
 
+// maxSize returns the effective size limit, -1 for none.
 func (e *Encoder) maxSize() int {
-	if e == nil || e.MaxSize == 0 {
+	switch {
+	case e == nil || e.MaxSize == 0:
 		return DefaultMaxPayloadSize
+	case e.MaxSize < 0:
+		return -1
+	default:
+		return e.MaxSize
 	}
-
-	return e.MaxSize
 }
 
 func (e *Encoder) logger() *slog.Logger {
@@ -90,169 +112,45 @@ func (e *Encoder) logger() *slog.Logger {
 	return e.Logger
 }
 
-func (e *Encoder) truncate(keys []string, raw map[string][]byte, size, limit int) []byte {
-	var kept, dropped []string
-	for _, k := range keys {
-		if len(raw[k]) <= truncatedValueSize {
-			kept = append(kept, k)
-		} else {
-			dropped = append(dropped, k)
-		}
-	}
-
-	out := withMarker(kept, dropped, raw, size)
-	for len(out) > limit && len(kept) > 0 {
-		last := kept[len(kept)-1]
-		kept = kept[:len(kept)-1]
-		dropped = append(dropped, last)
-		slices.Sort(dropped)
-		out = withMarker(kept, dropped, raw, size)
-	}
-	if len(out) > limit {
-		out = []byte(`{"` + TruncatedKey + `":{"originalSize":` + strconv.Itoa(size) + `}}`)
-	}
-
-	e.logger().Warn("bemi: context over the size limit was truncated",
-		slog.Int("size", size), slog.Int("limit", limit), slog.Any("droppedKeys", dropped))
-
-	return out
+// valueEncoder appends values in the safe wire form. Common scalar types are
+// written directly; everything else goes through encoding/json, created on
+// first use.
+type valueEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
 }
 
-func withMarker(kept, dropped []string, raw map[string][]byte, size int) []byte {
-	marker, _ := json.Marshal(map[string]any{"originalSize": size, "droppedKeys": dropped})
-	all := make(map[string][]byte, len(kept)+1)
-	for _, k := range kept {
-		all[k] = raw[k]
-	}
-	all[TruncatedKey] = sanitize(marker)
-
-	names := append(slices.Clone(kept), TruncatedKey)
-	slices.Sort(names)
-
-	return encodeObject(names, all)
-}
-
-// marshal encodes one value in the safe wire form.
-func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-
-	return sanitize(bytes.TrimRight(buf.Bytes(), "\n")), nil
-}
-
-func encodeObject(keys []string, raw map[string][]byte) []byte {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		name, _ := marshal(k)
-		b.Write(name)
-		b.WriteByte(':')
-		b.Write(raw[k])
-	}
-	b.WriteByte('}')
-
-	return b.Bytes()
-}
-
-// Sanitize rewrites valid JSON into the safe wire form described at
-// Encoder.Encode: '/' escaped inside strings, and \u0000, unpaired surrogate
-// escapes and invalid UTF-8 replaced by U+FFFD. The capture worker applies it
-// to payloads written by other libraries before storing them as jsonb.
-func Sanitize(doc []byte) []byte {
-	return sanitize(doc)
-}
-
-const replacement = `\ufffd`
-
-func sanitize(in []byte) []byte {
-	out := make([]byte, 0, len(in)+8)
-	inString := false
-	for i := 0; i < len(in); {
-		c := in[i]
-		if !inString {
-			if c == '"' {
-				inString = true
-			}
-			out = append(out, c)
-			i++
-
-			continue
-		}
-
-		switch {
-		case c == '"':
-			inString = false
-			out = append(out, c)
-			i++
-		case c == '/':
-			out = append(out, '\\', '/')
-			i++
-		case c == '\\' && i+1 < len(in) && in[i+1] == 'u':
-			n, esc := sanitizeUnicodeEscape(in[i:])
-			out = append(out, esc...)
-			i += n
-		case c == '\\' && i+1 < len(in):
-			out = append(out, c, in[i+1])
-			i += 2
-		case c < utf8.RuneSelf:
-			out = append(out, c)
-			i++
-		default:
-			r, size := utf8.DecodeRune(in[i:])
-			if r == utf8.RuneError && size <= 1 {
-				out = append(out, replacement...)
-				i++
-
-				continue
-			}
-			out = append(out, in[i:i+size]...)
-			i += size
-		}
+func (v *valueEncoder) append(dst []byte, value any) ([]byte, error) {
+	switch x := value.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case string:
+		return appendString(dst, x), nil
+	case bool:
+		return strconv.AppendBool(dst, x), nil
+	case int:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int32:
+		return strconv.AppendInt(dst, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(dst, x, 10), nil
+	case uint:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint32:
+		return strconv.AppendUint(dst, uint64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(dst, x, 10), nil
 	}
 
-	return out
-}
-
-// sanitizeUnicodeEscape reads the \uXXXX escape (or surrogate pair) at the
-// start of s and returns how many bytes it used and what to write instead.
-func sanitizeUnicodeEscape(s []byte) (int, []byte) {
-	r, ok := hex4(s)
-	if !ok {
-		return 2, s[:2]
+	if v.enc == nil {
+		v.enc = json.NewEncoder(&v.buf)
+		v.enc.SetEscapeHTML(false)
+	}
+	v.buf.Reset()
+	if err := v.enc.Encode(value); err != nil {
+		return dst, err
 	}
 
-	switch {
-	case r == 0:
-		return 6, []byte(replacement)
-	case utf16.IsSurrogate(r) && r < 0xdc00:
-		if low, ok := hex4(s[6:]); ok && len(s) >= 12 && s[6] == '\\' && low >= 0xdc00 && low <= 0xdfff {
-			return 12, s[:12]
-		}
-
-		return 6, []byte(replacement)
-	case utf16.IsSurrogate(r):
-		return 6, []byte(replacement)
-	default:
-		return 6, s[:6]
-	}
-}
-
-// hex4 decodes the four hex digits of a \uXXXX escape at the start of s.
-func hex4(s []byte) (rune, bool) {
-	if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(string(s[2:6]), 16, 32)
-	if err != nil {
-		return 0, false
-	}
-
-	return rune(v), true
+	// json.Encoder ends each value with a newline.
+	return appendSanitized(dst, bytes.TrimSuffix(v.buf.Bytes(), []byte{'\n'})), nil
 }

@@ -9,9 +9,6 @@ import (
 // application sent is lost.
 const InvalidContextKey = "_bemiInvalidContext"
 
-// emptyContext is the context of a change whose statement sent none.
-var emptyContext = json.RawMessage(`{}`)
-
 // Stitcher assigns contexts to the changes of one source transaction at a
 // time. Feed it the transaction's events in WAL order: Begin, then Message for
 // every logical decoding message and Context before storing each row change.
@@ -20,24 +17,32 @@ var emptyContext = json.RawMessage(`{}`)
 // not safe for concurrent use; use one per replication stream.
 type Stitcher struct {
 	current json.RawMessage
+
+	// empty is the context of a change whose statement sent none, allocated
+	// once per Stitcher.
+	empty json.RawMessage
 }
 
 // Begin starts a new transaction: changes get {} until a _bemi message
 // arrives.
 func (s *Stitcher) Begin() {
-	s.current = emptyContext
+	s.current = nil
 }
 
-// MessageResult says what Message did with a logical decoding message.
+// MessageResult is the outcome of Stitcher.Message.
 type MessageResult int
 
-// Message results.
+// Outcomes of Stitcher.Message.
 const (
-	// MessageIgnored: another prefix, or a non-transactional message.
+	// MessageIgnored means the message had another prefix or was not
+	// transactional, and the current context is unchanged.
 	MessageIgnored MessageResult = iota
-	// MessageApplied: the payload is the context of the changes that follow.
+
+	// MessageApplied means the payload, in the safe wire form, is the context
+	// of the changes that follow.
 	MessageApplied
-	// MessageInvalid: the payload was not a JSON object. The changes that
+
+	// MessageInvalid means the payload was not a JSON object. The changes that
 	// follow get {InvalidContextKey: "<payload as text>"}.
 	MessageInvalid
 )
@@ -62,11 +67,14 @@ func (s *Stitcher) Message(prefix string, transactional bool, content []byte) Me
 // Context returns the context for the next row change of the transaction.
 // The returned slice must not be modified.
 func (s *Stitcher) Context() json.RawMessage {
-	if s.current == nil {
-		return emptyContext
+	if s.current != nil {
+		return s.current
+	}
+	if s.empty == nil {
+		s.empty = json.RawMessage(ResetPayload)
 	}
 
-	return s.current
+	return s.empty
 }
 
 func isJSONObject(b []byte) bool {
@@ -88,7 +96,11 @@ func isJSONObject(b []byte) bool {
 }
 
 func invalidContext(content []byte) json.RawMessage {
-	b, _ := json.Marshal(map[string]string{InvalidContextKey: string(content)})
+	b := make([]byte, 0, len(content)+len(InvalidContextKey)+8)
+	b = append(b, '{')
+	b = appendString(b, InvalidContextKey)
+	b = append(b, ':')
+	b = appendString(b, string(content))
 
-	return json.RawMessage(Sanitize(b))
+	return json.RawMessage(append(b, '}'))
 }

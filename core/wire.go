@@ -46,12 +46,16 @@ func AppendComment(sql string, payload []byte) string {
 	return b.String()
 }
 
-// ParseComment returns the payload of the last Bemi comment in sql, the same
-// rule the database trigger applies. The comment counts only when nothing but
-// whitespace, semicolons and other complete comments follows it: this keeps a
-// string literal that merely looks like a Bemi comment from being taken as
-// context, while a tracing comment appended after it (sqlcommenter,
-// OpenTelemetry) does not hide it.
+// ParseComment returns the payload of the last Bemi comment in sql, the rule
+// the database trigger applies: the payload runs from the last CommentStart
+// to the first CommentEnd after it. The comment counts only when nothing
+// follows it but whitespace, semicolons, complete block comments (which nest,
+// as in PostgreSQL) and line comments without quote characters (', " and $).
+// A tracing comment appended after ours (sqlcommenter, OpenTelemetry) does not
+// hide it, while a string literal or quoted identifier that merely looks like
+// a Bemi comment is never taken as context: the literal's closing quote
+// follows the fake comment, and a line comment that hides it contains that
+// quote.
 func ParseComment(sql string) ([]byte, bool) {
 	start := strings.LastIndex(sql, CommentStart)
 	if start < 0 {
@@ -70,19 +74,23 @@ func ParseComment(sql string) ([]byte, bool) {
 	return []byte(body[:end]), true
 }
 
-// onlyTrivia reports whether s holds only whitespace, semicolons and complete
-// comments. Block comments nest, as in PostgreSQL.
+// onlyTrivia reports whether s holds only whitespace, semicolons, complete
+// block comments and line comments without quote characters. A line comment
+// ends at a newline or carriage return, as in PostgreSQL.
 func onlyTrivia(s string) bool {
 	for len(s) > 0 {
 		switch {
-		case s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[0] == '\r' || s[0] == '\f' || s[0] == '\v' || s[0] == ';':
+		case isSpace(s[0]) || s[0] == ';':
 			s = s[1:]
 		case strings.HasPrefix(s, "--"):
-			nl := strings.IndexByte(s, '\n')
-			if nl < 0 {
-				return true
+			n := strings.IndexAny(s, "\n\r")
+			if n < 0 {
+				n = len(s)
 			}
-			s = s[nl+1:]
+			if strings.ContainsAny(s[:n], `'"$`) {
+				return false
+			}
+			s = s[n:]
 		case strings.HasPrefix(s, "/*"):
 			n := blockCommentLen(s)
 			if n < 0 {
@@ -95,6 +103,11 @@ func onlyTrivia(s string) bool {
 	}
 
 	return true
+}
+
+// isSpace reports whether c is whitespace to PostgreSQL's SQL scanner.
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
 }
 
 // blockCommentLen returns the length of the nested block comment at the start

@@ -36,8 +36,10 @@ type Options struct {
 	// lookup described in the package documentation.
 	BinDir string
 
-	// Durable keeps fsync, full_page_writes and synchronous_commit on, as in
-	// production. Benchmarks need it; tests run faster without it.
+	// Durable keeps fsync and full_page_writes on, as in production.
+	// Benchmarks need it; tests run faster without it. synchronous_commit
+	// stays on either way, because logical decoding only sends WAL that is
+	// flushed, and tests expect a committed change to be decodable at once.
 	Durable bool
 
 	// Settings are extra postgresql.conf settings, such as
@@ -175,7 +177,6 @@ func settings(opts Options, port int, socketDir string) string {
 	if !opts.Durable {
 		s["fsync"] = "off"
 		s["full_page_writes"] = "off"
-		s["synchronous_commit"] = "off"
 	}
 	for k, v := range opts.Settings {
 		s[k] = v
