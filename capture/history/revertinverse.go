@@ -114,6 +114,13 @@ func (p *planner) update(pt *plannedTable, c core.Change, current, restore map[s
 	values := make(map[string]json.RawMessage)
 	for _, col := range slices.Sorted(maps.Keys(restore)) {
 		v := restore[col]
+		if info := pt.info.column(col); info != nil && info.masked {
+			// A masked value reads the same before and after, so whether
+			// it changed is unknown.
+			p.warn(fmt.Sprintf("%s: masked column %s is not restored, because the changes hold no real value", pt.info, col))
+
+			continue
+		}
 		if now, ok := current[col]; ok && equalJSON(now, v) {
 			continue
 		}
@@ -123,6 +130,11 @@ func (p *planner) update(pt *plannedTable, c core.Change, current, restore map[s
 		}
 		if ok {
 			values[col] = v
+		}
+	}
+	for _, col := range pt.info.columns {
+		if col.excluded {
+			p.warn(fmt.Sprintf("%s: excluded column %s is not restored, because the changes do not hold it", pt.info, col.name))
 		}
 	}
 	if len(values) == 0 {
