@@ -92,9 +92,14 @@ ORDER BY committed_at DESC, position DESC LIMIT 1`
 	// movedAwaySQL finds an UPDATE that changed the primary key of a row
 	// whose last known state is $1: it is stored under the new key, with
 	// the old row as before.
-	movedAwaySQL = `SELECT %s FROM %s
-WHERE md5(before::text) = md5($1::jsonb::text) AND operation = 'UPDATE'
-	AND "table" = $2 AND schema = $3 AND ($4 = '' OR database = $4) AND primary_key IS DISTINCT FROM $5
+	//
+	// The candidates are read first, so the planner uses the index on the
+	// old row's md5 rather than walking committed_at for the LIMIT.
+	movedAwaySQL = `WITH candidates AS MATERIALIZED (
+	SELECT * FROM %[2]s WHERE md5(before::text) = md5($1::jsonb::text) AND operation = 'UPDATE'
+)
+SELECT %[1]s FROM candidates
+WHERE "table" = $2 AND schema = $3 AND ($4 = '' OR database = $4) AND primary_key IS DISTINCT FROM $5
 	AND committed_at <= $6 AND (position, ordinal) > ($7, $8)
 ORDER BY committed_at, position, ordinal LIMIT 1`
 
@@ -234,7 +239,7 @@ func (r *Reader) beforeFirstChange(ctx context.Context, t Table, key string, at 
 // have no primary key.
 func (r *Reader) checkPrimaryKey(ctx context.Context, t Table) error {
 	var noKey bool
-	err := r.db.QueryRow(ctx, fmt.Sprintf(noPrimaryKeySQL, r.table), t.Name, t.Schema, t.Database).Scan(&noKey)
+	err := r.queryRow(ctx, fmt.Sprintf(noPrimaryKeySQL, r.table), t.Name, t.Schema, t.Database).Scan(&noKey)
 	if err != nil {
 		return fmt.Errorf("check primary key of %s: %w", t, err)
 	}
@@ -247,7 +252,7 @@ func (r *Reader) checkPrimaryKey(ctx context.Context, t Table) error {
 
 func (r *Reader) snapshotRow(ctx context.Context, id int64, t Table, key string) (json.RawMessage, error) {
 	var row string
-	err := r.db.QueryRow(ctx, snapshotRowSQL, id, t.Schema, t.Name, key).Scan(&row)
+	err := r.queryRow(ctx, snapshotRowSQL, id, t.Schema, t.Name, key).Scan(&row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -261,7 +266,7 @@ func (r *Reader) snapshotRow(ctx context.Context, id int64, t Table, key string)
 // queryChange runs a query for at most one change and returns nil when it
 // finds none.
 func (r *Reader) queryChange(ctx context.Context, sql string, args ...any) (*core.Change, error) {
-	c, err := scanChange(r.db.QueryRow(ctx, sql, args...))
+	c, err := scanChange(r.queryRow(ctx, sql, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

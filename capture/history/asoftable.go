@@ -57,7 +57,7 @@ func (r *Reader) TableAsOf(ctx context.Context, table Table, at time.Time) (map[
 }
 
 func (r *Reader) snapshotRows(ctx context.Context, id int64, t Table) (map[string]json.RawMessage, error) {
-	rows, err := r.db.Query(ctx, `SELECT primary_key, row::text FROM bemi.snapshot_rows WHERE snapshot_id = $1 AND schema = $2 AND "table" = $3`,
+	rows, err := r.query(ctx, `SELECT primary_key, row::text FROM bemi.snapshot_rows WHERE snapshot_id = $1 AND schema = $2 AND "table" = $3`,
 		id, t.Schema, t.Name)
 	if err != nil {
 		return nil, fmt.Errorf("table as of: read snapshot %d of %s: %w", id, t, err)
@@ -82,7 +82,7 @@ func (r *Reader) snapshotRows(ctx context.Context, id int64, t Table) (map[strin
 // applyChanges applies the table's changes from the snapshot's position up
 // to at to state.
 func (r *Reader) applyChanges(ctx context.Context, state map[string]json.RawMessage, t Table, snap *snapshotRef, at time.Time) error {
-	rows, err := r.db.Query(ctx, fmt.Sprintf(tableChangesSQL, r.table), t.Name, t.Schema, snap.database, snap.position, at)
+	rows, err := r.query(ctx, fmt.Sprintf(tableChangesSQL, r.table), t.Name, t.Schema, snap.database, snap.position, at)
 	if err != nil {
 		return fmt.Errorf("table as of: read changes of %s: %w", t, err)
 	}

@@ -73,7 +73,7 @@ func (r *Reader) Changes(ctx context.Context, q Query) (Page, error) {
 		return Page{}, err
 	}
 
-	rows, err := r.db.Query(ctx, sql, args...)
+	rows, err := r.query(ctx, sql, args...)
 	if err != nil {
 		return Page{}, fmt.Errorf("query %s: %w", r.table, err)
 	}
@@ -123,9 +123,13 @@ func (r *Reader) pageSQL(q Query) (string, []any, int, error) {
 		w.add("(committed_at, position, ordinal, database) "+compare+" (%s, %s, %s, %s)", at, c.Position, c.Ordinal, c.Database)
 	}
 
-	sql := fmt.Sprintf(`SELECT %s FROM %s WHERE %s
-ORDER BY committed_at %[4]s, position %[4]s, ordinal %[4]s, database %[4]s
-LIMIT %d`, changeColumns, r.table, w.sql(), direction, limit+1)
+	// The page is chosen by its sort key first and its rows read after, so
+	// that the jsonb columns are turned into text for the rows of the page
+	// only, not for every match that the sort sees.
+	order := fmt.Sprintf("committed_at %[1]s, position %[1]s, ordinal %[1]s, database %[1]s", direction)
+	sql := fmt.Sprintf(`SELECT %[1]s FROM %[2]s WHERE id IN (
+	SELECT id FROM %[2]s WHERE %[3]s ORDER BY %[4]s LIMIT %[5]d
+) ORDER BY %[4]s`, changeColumns, r.table, w.sql(), order, limit+1)
 
 	return sql, w.args, limit, nil
 }

@@ -77,3 +77,17 @@ func NewReader(db Querier, cfg Config, opts ...ReaderOption) *Reader {
 
 	return r
 }
+
+// query runs a query whose plan is made for its parameter values each time.
+// A prepared statement's generic plan cannot know how selective a
+// parameter is: a context filter that matches 500 of a million rows would
+// then walk the committed_at index instead of the GIN index on context.
+// QueryExecModeCacheDescribe executes an unnamed statement, which
+// PostgreSQL plans with the values bound, still in one round trip.
+func (r *Reader) query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return r.db.Query(ctx, sql, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)
+}
+
+func (r *Reader) queryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return r.db.QueryRow(ctx, sql, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...)
+}

@@ -98,7 +98,7 @@ func (r *Reader) snapshotTablesExist(ctx context.Context) (bool, error) {
 	}
 
 	var exists bool
-	if err := r.db.QueryRow(ctx, "SELECT to_regclass('bemi.snapshot_rows') IS NOT NULL").Scan(&exists); err != nil {
+	if err := r.queryRow(ctx, "SELECT to_regclass('bemi.snapshot_rows') IS NOT NULL").Scan(&exists); err != nil {
 		return false, fmt.Errorf("look up snapshot tables: %w", err)
 	}
 	if exists {
@@ -135,7 +135,7 @@ func (r *Reader) latestSnapshot(ctx context.Context, database, schema, table str
 	}
 
 	var s snapshotRef
-	err = r.db.QueryRow(ctx, latestSnapshotSQL, schema, table, at, database).
+	err = r.queryRow(ctx, latestSnapshotSQL, schema, table, at, database).
 		Scan(&s.id, &s.database, &s.position, &s.takenAt, &s.keyColumns)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
@@ -155,7 +155,7 @@ func (r *Reader) Snapshots(ctx context.Context) ([]Snapshot, error) {
 		return nil, err
 	}
 
-	rows, err := r.db.Query(ctx, `
+	rows, err := r.query(ctx, `
 SELECT s.id, s.database, s.position, s.taken_at,
 	coalesce(array_agg(t.schema ORDER BY t.schema, t."table") FILTER (WHERE t.schema IS NOT NULL), '{}'),
 	coalesce(array_agg(t."table" ORDER BY t.schema, t."table") FILTER (WHERE t.schema IS NOT NULL), '{}'),
