@@ -44,6 +44,10 @@ func newRootCommand() *cobra.Command {
 		newTeardownCommand(),
 		newCaptureCommand(),
 		newStatusCommand(),
+		newChangesCommand(),
+		newAsOfCommand(),
+		newRevertCommand(),
+		newSnapshotCommand(),
 	)
 
 	return root
