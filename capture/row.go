@@ -3,6 +3,7 @@ package capture
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pglogrepl"
@@ -19,6 +20,10 @@ var (
 // after, and into primary_key.
 type rowBuilder struct {
 	registry *convert.Registry
+
+	// onValueError receives each value that did not parse as its type. The
+	// value is stored as a JSON string instead, so the change is kept.
+	onValueError func(rel *relation, column string, err error)
 }
 
 // object returns the row as a JSON object in column order. A column sent as
@@ -62,7 +67,16 @@ func (b rowBuilder) object(rel *relation, tuple, fallback *pglogrepl.TupleData, 
 		case value.DataType == pglogrepl.TupleDataTypeText:
 			var err error
 			out, err = b.registry.AppendValue(out, col.typeOID, value.Data)
-			if err != nil {
+			var valueErr *convert.ValueError
+			switch {
+			case errors.As(err, &valueErr):
+				// NOTE: a composite type altered after it was loaded reports
+				// ErrTypeChanged here until the worker restarts; its values
+				// are kept as text meanwhile.
+				if b.onValueError != nil {
+					b.onValueError(rel, col.name, err)
+				}
+			case err != nil:
 				return nil, fmt.Errorf("convert %s.%s.%s (type %d): %w", rel.schema, rel.table, col.name, col.typeOID, err)
 			}
 		default:

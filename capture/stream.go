@@ -12,19 +12,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/bemi-go/bemi/capture/convert"
 	"github.com/bemi-go/bemi/core"
 )
-
-// pinnedSettings are set on the replication connection, so the text that
-// pgoutput produces for dates, intervals, floats and money does not depend
-// on server or role defaults.
-var pinnedSettings = map[string]string{
-	"DateStyle":          "ISO",
-	"TimeZone":           "UTC",
-	"IntervalStyle":      "postgres",
-	"extra_float_digits": "3",
-	"lc_monetary":        "C",
-}
 
 // connectReplication opens a logical replication connection to the source
 // with the pinned settings.
@@ -34,7 +24,9 @@ func connectReplication(ctx context.Context, url string) (*pgconn.PgConn, error)
 		return nil, err
 	}
 	cfg.RuntimeParams["replication"] = "database"
-	for k, v := range pinnedSettings {
+	// The pinned settings make pgoutput's text for dates, intervals, floats,
+	// bytea and money independent of server and role defaults.
+	for k, v := range convert.SessionSettings() {
 		cfg.RuntimeParams[k] = v
 	}
 	if cfg.RuntimeParams["application_name"] == "" {
@@ -94,13 +86,16 @@ func newSession(w *Worker, repl *pgconn.PgConn, catalog, dest *pgx.Conn, slot sl
 	confirmed := max(slot.confirmedFlush, cp.EndLSN)
 
 	return &session{
-		w:          w,
-		log:        w.log,
-		repl:       repl,
-		catalog:    catalog,
-		dest:       newDestination(dest, w.cfg.DestinationSchema, w.cfg),
-		rels:       newRelations(catalog, w.registry, w.cfg.Columns),
-		rows:       rowBuilder{registry: w.registry},
+		w:       w,
+		log:     w.log,
+		repl:    repl,
+		catalog: catalog,
+		dest:    newDestination(dest, w.cfg.DestinationSchema, w.cfg),
+		rels:    newRelations(catalog, w.registry, w.cfg.Columns),
+		rows: rowBuilder{registry: w.registry, onValueError: func(rel *relation, column string, err error) {
+			w.log.Warn("value does not parse as its type: stored as a JSON string",
+				"table", rel.schema+"."+rel.table, "column", column, "error", err)
+		}},
 		database:   slot.database,
 		checkpoint: cp.CommitLSN,
 		confirmed:  confirmed,
