@@ -110,10 +110,10 @@ WHERE snapshot_id = $1 AND schema = $2 AND "table" = $3 AND primary_key = $4`
 WHERE "table" = $1 AND primary_key IS NULL AND schema = $2 AND ($3 = '' OR database = $3) AND operation <> 'TRUNCATE')`
 )
 
-// RecordAsOf returns the state of one record as of a time: the row as the
-// last change at or before at left it, or as the newest snapshot taken at or
-// before at holds it, with a TRUNCATE or a primary key change after that
-// taken into account.
+// RecordAsOf returns the state of one record as of a time. The state is the
+// row that the last change at or before at left, or else the row in the
+// newest snapshot taken at or before at. A later TRUNCATE, or an UPDATE
+// that moved the row to another key, up to at removes it.
 //
 // When neither a change nor a snapshot decides the state, a first change
 // of the record after at that is a CREATE means that the record did not

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -54,19 +55,6 @@ func (t *tableInfo) column(name string) *columnInfo {
 	return nil
 }
 
-// captured returns the columns that the capture worker stores in before and
-// after: not generated and not excluded.
-func (t *tableInfo) captured() []columnInfo {
-	out := make([]columnInfo, 0, len(t.columns))
-	for _, c := range t.columns {
-		if !c.generated && !c.excluded {
-			out = append(out, c)
-		}
-	}
-
-	return out
-}
-
 // errTableNotFound is wrapped by loadTable when the table does not exist.
 var errTableNotFound = errors.New("table not found")
 
@@ -102,8 +90,8 @@ FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER 
 
 			return nil, fmt.Errorf("read columns of %s: %w", t, err)
 		}
-		c.excluded = contains(rule.Exclude, c.name)
-		c.masked = contains(rule.Mask, c.name)
+		c.excluded = slices.Contains(rule.Exclude, c.name)
+		c.masked = slices.Contains(rule.Mask, c.name)
 		t.columns = append(t.columns, c)
 	}
 	if err := rows.Err(); err != nil {
@@ -145,14 +133,4 @@ func publishedTables(ctx context.Context, q Querier, publication string) ([][2]s
 	}
 
 	return out, rows.Err()
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-
-	return false
 }

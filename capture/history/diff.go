@@ -10,8 +10,8 @@ import (
 )
 
 // FieldChange is one changed column of a row: its old and new JSON values.
-// Old is nil for a column that the change added, New is nil for one it
-// removed; a SQL NULL is the JSON null, not nil.
+// Old is nil for a column that the change added, and New is nil for one it
+// removed. A SQL NULL is the JSON null, not nil.
 type FieldChange struct {
 	Column string          `json:"column"`
 	Old    json.RawMessage `json:"old,omitempty"`

@@ -16,7 +16,7 @@ type HistoryError struct {
 	PrimaryKey string
 	At         time.Time
 
-	// Reason says what is missing.
+	// Reason is the missing piece of history.
 	Reason string
 }
 

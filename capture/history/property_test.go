@@ -66,7 +66,7 @@ type moment struct {
 	state  map[string]map[string]json.RawMessage
 }
 
-// keyHistory is what the model knows of the changes stored under one key.
+// keyHistory is the model of the changes stored under one key.
 type keyHistory struct {
 	firstSeq      int
 	firstInterval int
@@ -75,7 +75,7 @@ type keyHistory struct {
 }
 
 // workload runs random transactions and records, per key, the changes
-// stored under it, so the test knows when history must be incomplete.
+// stored under it, so the test can tell when history must be incomplete.
 type workload struct {
 	t   *testing.T
 	s   *source
@@ -164,7 +164,7 @@ func TestAsOfMatchesMomentsOfRandomWorkload(t *testing.T) {
 		}
 	}
 
-	// Each kind of answer must have been checked, or the workload is too
+	// Each kind of result must have been checked, or the workload is too
 	// small to test anything.
 	t.Logf("record checks: %v over %d moments", outcomes, len(moments))
 	for _, kind := range []string{"exists", "absent", "missing history"} {
@@ -197,7 +197,7 @@ func checkTableAsOf(t *testing.T, s *source, table string, m moment, i int) {
 }
 
 // checkRecordAsOf compares RecordAsOf with the moment's state and returns
-// the kind of answer expected.
+// the kind of result expected.
 func checkRecordAsOf(t *testing.T, s *source, w *workload, table, key string, m moment, i int) string {
 	t.Helper()
 

@@ -65,8 +65,8 @@ const changeColumns = `id::text, database, schema, "table", primary_key, operati
 // NOTE: two transactions that commit at the same moment on different
 // connections can store commit times that are out of commit LSN order by a
 // few microseconds. Paging by commit time can then miss the later-stored
-// one when it arrives after its page was read; paging with a Position
-// filter or a Since bound a little in the past avoids that.
+// one when it arrives after its page was read. Reading again from a Since
+// bound a little in the past, and skipping known IDs, avoids that.
 func (r *Reader) Changes(ctx context.Context, q Query) (Page, error) {
 	sql, args, limit, err := r.pageSQL(q)
 	if err != nil {
@@ -91,8 +91,8 @@ func (r *Reader) Changes(ctx context.Context, q Query) (Page, error) {
 	return page, nil
 }
 
-// pageSQL builds the query of one page; it asks for one row more than the
-// limit to learn whether another page follows.
+// pageSQL builds the query of one page. The query selects one row more than
+// the limit, to learn whether another page follows.
 func (r *Reader) pageSQL(q Query) (string, []any, int, error) {
 	limit := q.Limit
 	if limit == 0 {
@@ -125,7 +125,7 @@ func (r *Reader) pageSQL(q Query) (string, []any, int, error) {
 
 	// The page is chosen by its sort key first and its rows read after, so
 	// that the jsonb columns are turned into text for the rows of the page
-	// only, not for every match that the sort sees.
+	// only, not for every match that the sort reads.
 	order := fmt.Sprintf("committed_at %[1]s, position %[1]s, ordinal %[1]s, database %[1]s", direction)
 	sql := fmt.Sprintf(`SELECT %[1]s FROM %[2]s WHERE id IN (
 	SELECT id FROM %[2]s WHERE %[3]s ORDER BY %[4]s LIMIT %[5]d
@@ -135,22 +135,23 @@ func (r *Reader) pageSQL(q Query) (string, []any, int, error) {
 }
 
 // All returns every change that f selects in commit order (ascending), or
-// an error when there are more than max.
-func (r *Reader) All(ctx context.Context, f Filter, max int) ([]core.Change, error) {
-	if max <= 0 || max > MaxLimit {
-		max = MaxLimit
+// an error when there are more than limit. A limit of zero, or above
+// MaxLimit, means MaxLimit.
+func (r *Reader) All(ctx context.Context, f Filter, limit int) ([]core.Change, error) {
+	if limit <= 0 || limit > MaxLimit {
+		limit = MaxLimit
 	}
 
 	var all []core.Change
-	q := Query{Filter: f, Limit: min(max, 1000)}
+	q := Query{Filter: f, Limit: min(limit, 1000)}
 	for {
 		page, err := r.Changes(ctx, q)
 		if err != nil {
 			return nil, err
 		}
 		all = append(all, page.Changes...)
-		if len(all) > max {
-			return nil, fmt.Errorf("select changes: more than %d match: narrow the filter or raise the limit", max)
+		if len(all) > limit {
+			return nil, fmt.Errorf("select changes: more than %d match: narrow the filter or raise the limit", limit)
 		}
 		if page.Next == "" {
 			return all, nil

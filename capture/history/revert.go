@@ -38,10 +38,9 @@ type RevertOptions struct {
 	DryRun bool
 
 	// Columns are the capture worker's column rules (capture.Config.Columns).
-	// Masked and excluded columns hold no real values in the changes, so
-	// they are never written back; they are also masked and left out of
-	// the rows read for the conflict check, so they cause no false
-	// conflict.
+	// Masked and excluded columns have no real values in the changes, so
+	// they are never written back. The rows read for the conflict check
+	// are masked and cut the same way, so they cause no false conflict.
 	Columns map[string]capture.ColumnRule
 
 	// FillMissingColumns lets a revert insert a deleted row again although
@@ -59,7 +58,7 @@ type RevertOptions struct {
 	By string
 }
 
-// RevertResult is what Revert found and did.
+// RevertResult is the outcome of Revert: the changes, conflicts and statements.
 type RevertResult struct {
 	// Changes are the changes being reverted, in commit order.
 	Changes []core.Change
@@ -98,10 +97,10 @@ type Conflict struct {
 
 func (c Conflict) String() string { return c.Table + " " + c.PrimaryKey + ": " + c.Reason }
 
-// Revert undoes the changes that f selects in the source database, in one
-// transaction that applies the inverse operations in reverse commit order:
-// a CREATE is deleted, an UPDATE is set back to its before row, and a
-// DELETE is inserted again. reader reads the changes table; source is a
+// Revert undoes the changes that f selects in the source database. One
+// transaction applies the inverse operations in reverse commit order: a
+// CREATE is deleted, an UPDATE is set back to its before row, and a DELETE
+// is inserted again. reader reads the changes table; source is a
 // connection to the source database, not inside a transaction.
 //
 // Before writing, Revert locks each row and checks that it is still as the
@@ -261,8 +260,8 @@ func revertContext(ctx context.Context, f Filter, changes []core.Change, opts Re
 		"filter":  filterFields(f),
 		"changes": len(changes),
 	}
-	// Transactions are named by commit LSN; a long list is left out to
-	// keep the context small, and the filter still says what was chosen.
+	// Transactions are named by commit LSN. A long list is left out to keep
+	// the context small, and the filter still records what was chosen.
 	if len(positions) <= 100 {
 		info["transactions"] = positions
 	}

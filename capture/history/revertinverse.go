@@ -15,10 +15,9 @@ import (
 
 // inverse returns the statements that undo the changes, newest first. It
 // starts from the rows as they are now and tracks them through each inverse
-// step, so that a forced revert writes what is needed to reach each row's
-// state before the changes: an UPDATE sets only the columns that differ,
-// and a row that is missing or present against expectation is inserted or
-// updated instead.
+// step. An UPDATE sets only the columns that differ. In a forced revert, a
+// row that is missing or present against expectation is inserted or
+// updated instead, so each row still reaches its state before the changes.
 func (p *planner) inverse() ([]Statement, error) {
 	state := make(map[string]*rowState, len(p.current))
 	for id, s := range p.current {
@@ -199,7 +198,7 @@ func (p *planner) writable(pt *plannedTable, c core.Change, col string, v json.R
 
 		return false, nil
 	case string(v) == string(maskedJSON):
-		return false, fmt.Errorf("%s %s: column %s holds %q in the change: if the capture worker masks it, pass its column rules (RevertOptions.Columns) so the revert leaves it alone",
+		return false, fmt.Errorf("%s %s: column %s has the value %q in the change: if the capture worker masks it, pass its column rules (RevertOptions.Columns) so the revert leaves it alone",
 			pt.info, *c.PrimaryKey, col, capture.MaskedValue)
 	}
 

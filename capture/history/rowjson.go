@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -103,7 +104,10 @@ func (rc *rowConverter) appendRow(dst []byte, values [][]byte) ([]byte, error) {
 		default:
 			var err error
 			dst, err = rc.registry.AppendValue(dst, c.typeOID, values[i])
-			if err != nil {
+			// A value that does not parse as its type is kept as a JSON
+			// string, as the capture worker keeps it.
+			var valueErr *convert.ValueError
+			if err != nil && !errors.As(err, &valueErr) {
 				return dst, fmt.Errorf("convert %s.%s (type %d): %w", rc.table, c.name, c.typeOID, err)
 			}
 		}

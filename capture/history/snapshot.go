@@ -47,10 +47,10 @@ type SnapshotConfig struct {
 // first captured change of a record or table.
 //
 // It creates a temporary logical replication slot that exports a snapshot,
-// reads every table in one REPEATABLE READ transaction on that snapshot,
-// converts the values as the capture worker does, and records the slot's
-// consistent point: the snapshot holds exactly the transactions whose commit
-// LSN is below it, so the changes at or above it apply on top. The slot is
+// reads every table in one REPEATABLE READ transaction on that snapshot, and
+// converts the values as the capture worker does. It records the slot's
+// consistent point: the snapshot contains exactly the transactions whose
+// commit LSN is below it, so the changes at or above it apply on top. The slot is
 // dropped when TakeSnapshot returns. Tables without a primary key are
 // skipped and listed in Snapshot.Skipped, because as-of addresses rows by
 // primary key.
@@ -310,7 +310,7 @@ func connectReplication(ctx context.Context, url string) (*pgconn.PgConn, error)
 // temporarySlotName returns a slot name that no other snapshot uses.
 func temporarySlotName() string {
 	b := make([]byte, 6)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	_, _ = rand.Read(b) // crypto/rand.Read never fails since Go 1.24
 	return "bemi_snapshot_" + hex.EncodeToString(b)
 }
 

@@ -90,8 +90,8 @@ func ensureSnapshotTables(ctx context.Context, conn *pgx.Conn) error {
 }
 
 // snapshotTablesExist reports whether the destination has the snapshot
-// tables. Once they exist the answer is cached, because they are never
-// dropped by this package.
+// tables. Once they exist the result is cached, because this package never
+// drops them.
 func (r *Reader) snapshotTablesExist(ctx context.Context) (bool, error) {
 	if r.haveSnapshots.Load() {
 		return true, nil

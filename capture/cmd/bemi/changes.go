@@ -161,15 +161,15 @@ func orNone(v json.RawMessage) string {
 	return string(v)
 }
 
-// cut shortens s to max characters, marking the cut with an ellipsis, and
-// replaces tabs and newlines so the table stays aligned.
-func cut(s string, max int) string {
+// cut shortens s to width characters, marking the cut with an ellipsis,
+// and replaces tabs and newlines so the table stays aligned.
+func cut(s string, width int) string {
 	s = strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(s)
-	if max <= 0 || utf8.RuneCountInString(s) <= max {
+	if width <= 0 || utf8.RuneCountInString(s) <= width {
 		return s
 	}
 
-	return string([]rune(s)[:max-1]) + "…"
+	return string([]rune(s)[:width-1]) + "…"
 }
 
 // addDestinationFlags adds the flags that name the changes table.
