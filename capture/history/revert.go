@@ -50,7 +50,7 @@ type RevertOptions struct {
 	FillMissingColumns bool
 
 	// MaxChanges bounds the number of changes reverted at once. Zero means
-	// DefaultMaxRevertChanges.
+	// DefaultMaxRevertChanges; values above MaxLimit mean MaxLimit.
 	MaxChanges int
 
 	// By names who reverts, recorded in the revert's context as
