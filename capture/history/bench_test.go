@@ -178,7 +178,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 	r := NewReader(conn, Config{})
 
 	at := datasetStart.Add(planRows / 8 * time.Millisecond)
-	history, historyArgs, _, err := r.pageSQL(Query{Filter: Filter{Table: "t1", PrimaryKeys: []string{"42"}}, Order: Descending, Limit: 50})
+	recordHistory, historyArgs, _, err := r.pageSQL(Query{Filter: Filter{Table: "t1", PrimaryKeys: []string{"42"}}, Order: Descending, Limit: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		sql  string
 		args []any
 	}{
-		{"record history", history, historyArgs},
+		{"record history", recordHistory, historyArgs},
 		{"record history, next page", nextPage, nextArgs},
 		{"context filter", byContext, contextArgs},
 		{"as-of last change", fmt.Sprintf(lastChangeSQL, changeColumns, r.table), []any{"t1", "42", "public", "", at, int64(0)}},
