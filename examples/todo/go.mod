@@ -74,4 +74,3 @@ replace (
 	github.com/bemi-go/bemi/middleware/chi => ../../middleware/chi
 	github.com/bemi-go/bemi/middleware/gin => ../../middleware/gin
 )
-
