@@ -21,9 +21,10 @@ const (
 	viaSetting mechanism = iota + 1
 
 	// viaComment appends the context comment to the statement text. It is
-	// used where no statement cache sees the text: with pgx's simple
-	// protocol, and outside a transaction, where the statement runs
-	// unprepared (see stmtConn.uncached).
+	// used where no statement cache sees the text: when pgx caches nothing
+	// by text (the simple protocol, for example), and outside a
+	// transaction, where the statement runs without a cached prepared
+	// statement (see stmtConn.uncached).
 	viaComment
 )
 
@@ -52,9 +53,13 @@ type stmtConn struct {
 	// tracked is false when WithTables excludes the statement's table.
 	tracked bool
 
-	// uncached runs commented statements in pgx's QueryExecModeExec, which
-	// prepares them in the unnamed statement instead of adding a statement
-	// that is used once to pgx's statement cache.
+	// uncached runs commented statements in pgx's QueryExecModeDescribeExec:
+	// pgx prepares them as the unnamed statement and reads the parameter
+	// types from the server, so arguments are encoded exactly as in the
+	// default mode, and pgx's statement cache never fills with statements
+	// used once. It costs a second round trip (QueryExecModeExec would
+	// not, but it guesses parameter types from Go types, which rejects a
+	// []byte for a jsonb column, for example).
 	uncached bool
 }
 
@@ -150,7 +155,7 @@ func (c *stmtConn) annotate(ctx context.Context, query string, args []any) (stat
 		s.pool = c.direct
 		s.query = core.AppendComment(query, payload)
 		if c.uncached {
-			s.args = append([]any{pgx.QueryExecModeExec}, args...)
+			s.args = append([]any{pgx.QueryExecModeDescribeExec}, args...)
 		}
 
 		return s, nil

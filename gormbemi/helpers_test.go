@@ -21,7 +21,11 @@ import (
 	"gorm.io/gorm/logger"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Run(m)
+	stopBenchCluster()
+	os.Exit(code)
+}
 
 // Item is the tracked model of the tests. Owner has many items, so creating
 // an owner with items saves an association.
@@ -45,13 +49,11 @@ type Plain struct {
 	Name string
 }
 
-// walSlot is the test_decoding slot that the tests read the WAL from.
-const walSlot = "wal"
-
 // env is a fresh database with tracked tables items, owners and plains, a
 // test_decoding slot, and a *gorm.DB with the plugin installed.
 type env struct {
 	url    string
+	slot   string // the test_decoding slot the test reads the WAL from
 	db     *gorm.DB
 	trace  *tracer
 	reader *pgx.Conn
@@ -88,11 +90,14 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if _, err := setup.Run(ctx, conn, setup.Config{SkipSlot: true}); err != nil {
 		t.Fatalf("setup: %v", err)
 	}
-	if _, err := conn.Exec(ctx, `SELECT pg_create_logical_replication_slot($1, 'test_decoding')`, walSlot); err != nil {
+	// Slot names are unique per cluster, database names too.
+	var slot string
+	err = conn.QueryRow(ctx, `SELECT slot_name FROM pg_create_logical_replication_slot('w' || current_database(), 'test_decoding')`).Scan(&slot)
+	if err != nil {
 		t.Fatal(err)
 	}
 
-	e := &env{url: url, reader: conn, trace: &tracer{}}
+	e := &env{url: url, slot: slot, reader: conn, trace: &tracer{}}
 	pgCfg := postgres.Config{DSN: url, PreferSimpleProtocol: o.simple}
 	if !o.noTrace {
 		pgCfg.OptionOpenDB = []stdlib.OptionOpenDB{stdlib.OptionBeforeConnect(func(_ context.Context, c *pgx.ConnConfig) error {
@@ -152,7 +157,7 @@ func (e *env) readWAL(t *testing.T) []walTx {
 	t.Helper()
 
 	rows, err := e.reader.Query(context.Background(),
-		`SELECT xid::text, data FROM pg_logical_slot_get_changes($1, NULL, NULL)`, walSlot)
+		`SELECT xid::text, data FROM pg_logical_slot_get_changes($1, NULL, NULL)`, e.slot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,3 +294,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 var _ = slices.Contains[[]string]
+
+func itoa(i int) string { return fmt.Sprint(i) }
+
+func coreWith(ctx context.Context, key string, value any) context.Context {
+	return core.With(ctx, core.Fields{key: value})
+}

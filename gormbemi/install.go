@@ -18,11 +18,11 @@ type installation struct {
 	// (github.com/jackc/pgx/v5/stdlib), the postgres dialector's default.
 	pgx bool
 
-	// simpleProtocol is true when pgx sends every statement with the simple
-	// protocol (postgres.Config.PreferSimpleProtocol or
-	// default_query_exec_mode=simple_protocol in the DSN). Nothing is then
-	// cached by statement text, so a comment costs nothing extra.
-	simpleProtocol bool
+	// uncachedText is true when pgx caches nothing by statement text: with
+	// the simple protocol (postgres.Config.PreferSimpleProtocol or
+	// default_query_exec_mode=simple_protocol in the DSN) and in the modes
+	// exec and describe_exec. A comment then costs nothing extra.
+	uncachedText bool
 }
 
 // inspect finds out, without a round trip, which driver runs db's pool and
@@ -40,9 +40,12 @@ func (p *Plugin) inspect(db *gorm.DB) *installation {
 	if cfg != nil && cfg.Conn == nil && cfg.DriverName == "" {
 		// The dialector opens the pool itself, through pgx's stdlib.
 		in.pgx = true
-		in.simpleProtocol = cfg.PreferSimpleProtocol
-		if c, err := pgx.ParseConfig(cfg.DSN); err == nil && c.DefaultQueryExecMode == pgx.QueryExecModeSimpleProtocol {
-			in.simpleProtocol = true
+		in.uncachedText = cfg.PreferSimpleProtocol
+		if c, err := pgx.ParseConfig(cfg.DSN); err == nil {
+			switch c.DefaultQueryExecMode {
+			case pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec, pgx.QueryExecModeDescribeExec:
+				in.uncachedText = true
+			}
 		}
 
 		return in
@@ -84,7 +87,7 @@ func (in *installation) begin(db *gorm.DB) {
 	if db.Error != nil || db.DryRun || db.SkipDefaultTransaction || db.DefaultTransactionTimeout > 0 {
 		return
 	}
-	if !in.pgx || in.simpleProtocol || in.p.cfg.sqlKey != "" || !in.p.cfg.tracks(db.Statement.Table) {
+	if !in.pgx || in.uncachedText || in.p.cfg.sqlKey != "" || !in.p.cfg.tracks(db.Statement.Table) {
 		return
 	}
 	sqlDB, ok := db.Statement.ConnPool.(*sql.DB)
@@ -133,7 +136,7 @@ func (in *installation) wrap(db *gorm.DB) {
 	_, isPreparedTx := pool.(*gorm.PreparedStmtTX)
 	_, isTx := pool.(gorm.TxCommitter)
 	switch {
-	case in.simpleProtocol && !isPreparedDB && !isPreparedTx:
+	case in.uncachedText && !isPreparedDB && !isPreparedTx:
 		c.mode = viaComment
 	case isTx:
 		c.mode = viaSetting
@@ -145,7 +148,7 @@ func (in *installation) wrap(db *gorm.DB) {
 			// default: a commented statement must bypass it.
 			c.direct = preparedDB.ConnPool
 		}
-		c.uncached = in.pgx && !in.simpleProtocol
+		c.uncached = in.pgx && !in.uncachedText
 	}
 	db.Statement.ConnPool = c
 }

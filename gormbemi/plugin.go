@@ -60,7 +60,7 @@ func (p *Plugin) Initialize(db *gorm.DB) error {
 	}
 
 	d := p.inspect(db)
-	p.debug("gormbemi: installed", slog.Bool("pgx", d.pgx), slog.Bool("simpleProtocol", d.simpleProtocol))
+	p.debug("gormbemi: installed", slog.Bool("pgx", d.pgx), slog.Bool("uncachedText", d.uncachedText))
 
 	registrations := []struct {
 		name string
