@@ -3,7 +3,6 @@ package gormbemi_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -305,18 +304,26 @@ func (c commentPool) QueryRowContext(ctx context.Context, query string, args ...
 func (c commentPool) Commit() error   { return c.ConnPool.(gorm.TxCommitter).Commit() }
 func (c commentPool) Rollback() error { return c.ConnPool.(gorm.TxCommitter).Rollback() }
 
-var _ = fmt.Sprintf
 
-// BenchmarkInsertNoTransaction inserts with GORM's SkipDefaultTransaction,
-// where the plugin appends the comment and runs the statement unprepared.
-func BenchmarkInsertNoTransaction(b *testing.B) {
+// noTransactionVariants run without GORM's default transaction.
+func noTransactionVariants() []benchVariant {
 	skip := gorm.Config{SkipDefaultTransaction: true}
-	variants := []benchVariant{
-		{name: "untracked", table: "bench_untracked", db: func(b *testing.B) *gorm.DB { return benchDB(b, postgres.Config{}, skip, false) }},
-		{name: "floor", table: "bench_tracked", db: func(b *testing.B) *gorm.DB { return benchDB(b, postgres.Config{}, skip, false) }},
-		{name: "tracked", table: "bench_tracked", context: true, db: func(b *testing.B) *gorm.DB { return benchDB(b, postgres.Config{}, skip, true) }},
+	plain := func(b *testing.B) *gorm.DB { return benchDB(b, postgres.Config{}, skip, false) }
+
+	return []benchVariant{
+		{name: "untracked", table: "bench_untracked", db: plain},
+		{name: "floor", table: "bench_tracked", db: plain},
+		{name: "tracked", table: "bench_tracked", context: true, db: func(b *testing.B) *gorm.DB {
+			return benchDB(b, postgres.Config{}, skip, true)
+		}},
 	}
-	for _, v := range variants {
+}
+
+// BenchmarkInsertNoTransaction inserts with GORM's SkipDefaultTransaction.
+// The INSERT has RETURNING, so it returns rows, and the plugin appends the
+// comment and runs it without a cached prepared statement.
+func BenchmarkInsertNoTransaction(b *testing.B) {
+	for _, v := range noTransactionVariants() {
 		b.Run(v.name, func(b *testing.B) {
 			db := v.db(b)
 			i := 0
@@ -324,6 +331,28 @@ func BenchmarkInsertNoTransaction(b *testing.B) {
 				i++
 				row := BenchRow{Name: "row", Qty: i}
 				if err := db.WithContext(v.ctx(i)).Table(v.table).Create(&row).Error; err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkExecNoTransaction runs a raw UPDATE outside a transaction, which
+// the plugin sends as one batch of set_config and the statement.
+func BenchmarkExecNoTransaction(b *testing.B) {
+	for _, v := range noTransactionVariants() {
+		b.Run(v.name, func(b *testing.B) {
+			db := v.db(b)
+			row := BenchRow{Name: "row"}
+			if err := db.Table(v.table).Create(&row).Error; err != nil {
+				b.Fatal(err)
+			}
+			query := "UPDATE " + v.table + " SET qty = ? WHERE id = ?"
+			i := 0
+			for b.Loop() {
+				i++
+				if err := db.WithContext(v.ctx(i)).Exec(query, i, row.ID).Error; err != nil {
 					b.Fatal(err)
 				}
 			}

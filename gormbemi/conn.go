@@ -3,6 +3,7 @@ package gormbemi
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"sync"
 
 	"github.com/bemi-go/bemi/core"
@@ -70,6 +71,11 @@ type statement struct {
 	query  string
 	args   []any
 	locked *sync.Mutex
+
+	// batch is the pool on which ExecContext may send payload and the
+	// original statement as one batch instead of the commented query.
+	batch   *sql.DB
+	payload []byte
 }
 
 func (s statement) done() {
@@ -84,13 +90,22 @@ func (c *stmtConn) PrepareContext(ctx context.Context, query string) (*sql.Stmt,
 	return c.inner.PrepareContext(ctx, query)
 }
 
-// ExecContext runs query with the statement's context attached.
+// ExecContext runs query with the statement's context attached. Outside a
+// transaction on pgx's driver, a write with context runs as one batch of
+// set_config and the statement (see execBatch).
 func (c *stmtConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	s, err := c.annotate(ctx, query, args)
 	if err != nil {
 		return nil, err
 	}
 	defer s.done()
+
+	if s.batch != nil {
+		r, err := execBatch(ctx, s.batch, s.payload, query, args)
+		if !errors.Is(err, errNotPgx) {
+			return r, err
+		}
+	}
 
 	return s.pool.ExecContext(ctx, s.query, s.args...)
 }
@@ -156,6 +171,9 @@ func (c *stmtConn) annotate(ctx context.Context, query string, args []any) (stat
 		s.query = core.AppendComment(query, payload)
 		if c.uncached {
 			s.args = append([]any{pgx.QueryExecModeDescribeExec}, args...)
+			if db, ok := c.direct.(*sql.DB); ok {
+				s.batch, s.payload = db, payload
+			}
 		}
 
 		return s, nil

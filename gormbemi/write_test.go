@@ -23,24 +23,81 @@ func TestCreateCarriesContext(t *testing.T) {
 	expectContexts(t, changes(e.readWAL(t)), []change{{table: "public.items", op: "INSERT", context: ctxJSON(1)}})
 }
 
-// TestCreateFusesBeginAndSetConfig checks the round trips of a default
-// write: BEGIN and set_config in one batch, the statement text unchanged.
-func TestCreateFusesBeginAndSetConfig(t *testing.T) {
+// TestStatementsSent checks what a write with context sends, statement by
+// statement: the statement text stays unchanged wherever a statement cache
+// could see it.
+func TestStatementsSent(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	e.trace.take()
+	payload := ctxJSON(1)
 
-	if err := e.db.WithContext(user(1)).Create(&Item{Name: "a"}).Error; err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name  string
+		write func(db *gorm.DB) error
+		want  []string
+	}{
+		{
+			name:  "default transaction",
+			write: func(db *gorm.DB) error { return db.Create(&Item{Name: "a"}).Error },
+			want: []string{
+				"BATCH[begin | SELECT set_config('bemi.context', $1, true)]",
+				`INSERT INTO "items" ("name","qty","owner_id","deleted_at") VALUES ($1,$2,$3,$4) RETURNING "id"`,
+				"commit",
+			},
+		},
+		{
+			name:  "exec outside a transaction",
+			write: func(db *gorm.DB) error { return db.Exec(`UPDATE items SET qty = ?`, 2).Error },
+			want:  []string{"BATCH[SELECT set_config('bemi.context', $1, true) | UPDATE items SET qty = $1]"},
+		},
+		{
+			name: "query outside a transaction",
+			write: func(db *gorm.DB) error {
+				var id int64
+				return db.Raw(`INSERT INTO items (name) VALUES (?) RETURNING id`, "b").Scan(&id).Error
+			},
+			want: []string{`INSERT INTO items (name) VALUES ($1) RETURNING id /*Bemi ` + payload + ` Bemi*/`},
+		},
+		{
+			name: "user transaction",
+			write: func(db *gorm.DB) error {
+				return db.Transaction(func(tx *gorm.DB) error {
+					if err := tx.Model(&Item{}).Where("name = ?", "a").Update("qty", 3).Error; err != nil {
+						return err
+					}
+
+					return tx.Model(&Item{}).Where("name = ?", "b").Update("qty", 3).Error
+				})
+			},
+			want: []string{
+				"begin",
+				"SELECT set_config('bemi.context', $1, true)",
+				`UPDATE "items" SET "qty"=$1 WHERE name = $2 AND "items"."deleted_at" IS NULL`,
+				`UPDATE "items" SET "qty"=$1 WHERE name = $2 AND "items"."deleted_at" IS NULL`,
+				"commit",
+			},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e.trace.take()
+			if err := c.write(e.db.WithContext(user(1))); err != nil {
+				t.Fatal(err)
+			}
+			got := e.trace.take()
+			if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+				t.Errorf("statements sent:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
+			}
+		})
 	}
 
-	got := e.trace.take()
-	want := []string{
-		"BATCH[begin | SELECT set_config('bemi.context', $1, true)]",
-		`INSERT INTO "items" ("name","qty","owner_id","deleted_at") VALUES ($1,$2,$3,$4) RETURNING "id"`,
-		"commit",
+	got := changes(e.readWAL(t))
+	if len(got) != 5 {
+		t.Fatalf("got %d changes, want 5:\n%s", len(got), formatChanges(got))
 	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("statements sent:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	for i, ch := range got {
+		if ch.context != payload {
+			t.Errorf("change %d has context %q, want %q", i, ch.context, payload)
+		}
 	}
 }
 
