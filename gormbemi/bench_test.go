@@ -3,6 +3,7 @@ package gormbemi_test
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -156,100 +157,116 @@ func (v benchVariant) ctx(i int) context.Context {
 	return context.Background()
 }
 
-func BenchmarkInsert(b *testing.B) {
-	for _, v := range benchVariants() {
-		b.Run(v.name, func(b *testing.B) {
-			db := v.db(b)
-			i := 0
-			for b.Loop() {
-				i++
-				row := BenchRow{Name: "row", Qty: i}
-				if err := db.WithContext(v.ctx(i)).Table(v.table).Create(&row).Error; err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+// The machine that runs the benchmarks may be shared, and fsync latency
+// drifts with other load. So each benchmark runs its variants interleaved,
+// one write of each per iteration in rotating order, and reports the median
+// latency of each variant (us/op-<variant>) and the overhead of each
+// tracked variant over the untracked one (%-<variant>). ns/op is the time
+// of one write of every variant together.
+
+// benchOp is one timed write of a variant; prepare, when set, runs untimed
+// before each write, for example to refill the rows that deletes consume.
+type benchOp struct {
+	prepare func(b *testing.B, db *gorm.DB, v benchVariant)
+	write   func(db *gorm.DB, v benchVariant, i int) error
+}
+
+func runInterleaved(b *testing.B, variants []benchVariant, op benchOp) {
+	dbs := make([]*gorm.DB, len(variants))
+	for k, v := range variants {
+		dbs[k] = v.db(b)
 	}
+	latencies := make([][]time.Duration, len(variants))
+
+	i := 0
+	for b.Loop() {
+		i++
+		for n := range variants {
+			k := (n + i) % len(variants)
+			v := variants[k]
+			if op.prepare != nil {
+				b.StopTimer()
+				op.prepare(b, dbs[k], v)
+				b.StartTimer()
+			}
+			ctx := v.ctx(i)
+			start := time.Now()
+			if err := op.write(dbs[k].WithContext(ctx), v, i); err != nil {
+				b.Fatalf("%s: %v", v.name, err)
+			}
+			latencies[k] = append(latencies[k], time.Since(start))
+		}
+	}
+
+	medians := make([]float64, len(variants))
+	for k, v := range variants {
+		medians[k] = median(latencies[k])
+		b.ReportMetric(medians[k], "us/op-"+v.name)
+	}
+	for k, v := range variants {
+		if k > 0 && variants[0].name == "untracked" {
+			b.ReportMetric((medians[k]/medians[0]-1)*100, "%-"+v.name)
+		}
+	}
+}
+
+// median returns the median of ds in microseconds.
+func median(ds []time.Duration) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	sorted := slices.Clone(ds)
+	slices.Sort(sorted)
+
+	return float64(sorted[len(sorted)/2]) / float64(time.Microsecond)
+}
+
+func BenchmarkInsert(b *testing.B) {
+	runInterleaved(b, benchVariants(), benchOp{write: func(db *gorm.DB, v benchVariant, i int) error {
+		return db.Table(v.table).Create(&BenchRow{Name: "row", Qty: i}).Error
+	}})
 }
 
 func BenchmarkUpdate(b *testing.B) {
-	for _, v := range benchVariants() {
-		b.Run(v.name, func(b *testing.B) {
-			db := v.db(b)
-			row := BenchRow{Name: "row"}
-			if err := db.Table(v.table).Create(&row).Error; err != nil {
-				b.Fatal(err)
+	ids := map[string]int64{}
+	runInterleaved(b, benchVariants(), benchOp{
+		prepare: func(b *testing.B, db *gorm.DB, v benchVariant) {
+			if _, ok := ids[v.name]; !ok {
+				ids[v.name] = insertRows(b, db, v.table, 1)[0]
 			}
-			i := 0
-			for b.Loop() {
-				i++
-				err := db.WithContext(v.ctx(i)).Table(v.table).Where("id = ?", row.ID).Update("qty", i).Error
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+		},
+		write: func(db *gorm.DB, v benchVariant, i int) error {
+			return db.Table(v.table).Where("id = ?", ids[v.name]).Update("qty", i).Error
+		},
+	})
 }
 
 func BenchmarkDelete(b *testing.B) {
-	for _, v := range benchVariants() {
-		b.Run(v.name, func(b *testing.B) {
-			db := v.db(b)
-			// Rows to delete, inserted in chunks before the timed loop.
-			var ids []int64
-			i := 0
-			for b.Loop() {
-				if i == len(ids) {
-					b.StopTimer()
-					ids = insertRows(b, db, v.table, 10000)
-					i = 0
-					b.StartTimer()
-				}
-				err := db.WithContext(v.ctx(i)).Table(v.table).Where("id = ?", ids[i]).Delete(&BenchRow{}).Error
-				if err != nil {
-					b.Fatal(err)
-				}
-				i++
+	victims := map[string][]int64{}
+	runInterleaved(b, benchVariants(), benchOp{
+		prepare: func(b *testing.B, db *gorm.DB, v benchVariant) {
+			if len(victims[v.name]) == 0 {
+				victims[v.name] = insertRows(b, db, v.table, 1000)
 			}
-		})
-	}
+		},
+		write: func(db *gorm.DB, v benchVariant, _ int) error {
+			id := victims[v.name][0]
+			victims[v.name] = victims[v.name][1:]
+
+			return db.Table(v.table).Where("id = ?", id).Delete(&BenchRow{}).Error
+		},
+	})
 }
 
 func BenchmarkInsert1000(b *testing.B) {
-	for _, v := range benchVariants() {
-		b.Run(v.name, func(b *testing.B) {
-			db := v.db(b)
-			rows := make([]BenchRow, 1000)
-			i := 0
-			for b.Loop() {
-				i++
-				for j := range rows {
-					rows[j] = BenchRow{Name: "row", Qty: j}
-				}
-				if err := db.WithContext(v.ctx(i)).Table(v.table).Create(&rows).Error; err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
+	rows := make([]BenchRow, 1000)
+	runInterleaved(b, benchVariants(), benchOp{write: func(db *gorm.DB, v benchVariant, i int) error {
+		for j := range rows {
+			rows[j] = BenchRow{Name: "row", Qty: i}
+		}
 
-func insertRows(b *testing.B, db *gorm.DB, table string, n int) []int64 {
-	b.Helper()
-	rows := make([]BenchRow, n)
-	for j := range rows {
-		rows[j] = BenchRow{Name: "victim"}
-	}
-	if err := db.Table(table).CreateInBatches(&rows, 1000).Error; err != nil {
-		b.Fatal(err)
-	}
-	ids := make([]int64, n)
-	for j, r := range rows {
-		ids[j] = r.ID
-	}
-
-	return ids
+		return db.Table(v.table).Create(&rows).Error
+	}})
 }
 
 // installComment makes db append the context comment to every write, the
@@ -323,39 +340,42 @@ func noTransactionVariants() []benchVariant {
 // The INSERT has RETURNING, so it returns rows, and the plugin appends the
 // comment and runs it without a cached prepared statement.
 func BenchmarkInsertNoTransaction(b *testing.B) {
-	for _, v := range noTransactionVariants() {
-		b.Run(v.name, func(b *testing.B) {
-			db := v.db(b)
-			i := 0
-			for b.Loop() {
-				i++
-				row := BenchRow{Name: "row", Qty: i}
-				if err := db.WithContext(v.ctx(i)).Table(v.table).Create(&row).Error; err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	runInterleaved(b, noTransactionVariants(), benchOp{write: func(db *gorm.DB, v benchVariant, i int) error {
+		return db.Table(v.table).Create(&BenchRow{Name: "row", Qty: i}).Error
+	}})
 }
 
 // BenchmarkExecNoTransaction runs a raw UPDATE outside a transaction, which
 // the plugin sends as one batch of set_config and the statement.
 func BenchmarkExecNoTransaction(b *testing.B) {
-	for _, v := range noTransactionVariants() {
-		b.Run(v.name, func(b *testing.B) {
-			db := v.db(b)
-			row := BenchRow{Name: "row"}
-			if err := db.Table(v.table).Create(&row).Error; err != nil {
-				b.Fatal(err)
+	ids := map[string]int64{}
+	runInterleaved(b, noTransactionVariants(), benchOp{
+		prepare: func(b *testing.B, db *gorm.DB, v benchVariant) {
+			if _, ok := ids[v.name]; !ok {
+				ids[v.name] = insertRows(b, db, v.table, 1)[0]
 			}
-			query := "UPDATE " + v.table + " SET qty = ? WHERE id = ?"
-			i := 0
-			for b.Loop() {
-				i++
-				if err := db.WithContext(v.ctx(i)).Exec(query, i, row.ID).Error; err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		},
+		write: func(db *gorm.DB, v benchVariant, i int) error {
+			return db.Exec("UPDATE "+v.table+" SET qty = ? WHERE id = ?", i, ids[v.name]).Error
+		},
+	})
+}
+
+// insertRows inserts n rows into table and returns their ids.
+func insertRows(b *testing.B, db *gorm.DB, table string, n int) []int64 {
+	b.Helper()
+
+	rows := make([]BenchRow, n)
+	for j := range rows {
+		rows[j] = BenchRow{Name: "victim"}
 	}
+	if err := db.Table(table).Create(&rows).Error; err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]int64, n)
+	for j, r := range rows {
+		ids[j] = r.ID
+	}
+
+	return ids
 }

@@ -54,15 +54,15 @@ func TestPrepareStmtCacheConstant(t *testing.T) {
 
 			request(0)
 			gormBefore := len(prepared.Stmts.Keys())
-			pgxBefore := pgxCacheLen(t, e)
+			serverBefore := preparedCount(t, e)
 			for i := 1; i <= 1000; i++ {
 				request(i)
 			}
 			if got := len(prepared.Stmts.Keys()); got != gormBefore {
 				t.Errorf("GORM's statement cache grew from %d to %d statements", gormBefore, got)
 			}
-			if got := pgxCacheLen(t, e); got != pgxBefore {
-				t.Errorf("pgx's statement cache grew from %d to %d statements", pgxBefore, got)
+			if got := preparedCount(t, e); got != serverBefore {
+				t.Errorf("the connection's prepared statements grew from %d to %d", serverBefore, got)
 			}
 
 			got := changes(e.readWAL(t))
@@ -78,10 +78,10 @@ func TestPrepareStmtCacheConstant(t *testing.T) {
 	}
 }
 
-// pgxCacheLen returns the number of prepared statements of the pool's only
-// connection, as the server lists them: pgx's statement cache and GORM's
-// prepared statements.
-func pgxCacheLen(t *testing.T, e *env) int {
+// preparedCount returns the number of prepared statements on the pool's
+// only connection, as the server lists them: pgx's statement cache and
+// GORM's prepared statements.
+func preparedCount(t *testing.T, e *env) int {
 	t.Helper()
 
 	sqlDB, err := e.db.DB()

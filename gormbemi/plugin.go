@@ -27,9 +27,9 @@ const (
 // db.WithContext) to the writes GORM sends. Create it with New and install
 // it with db.Use. A Plugin is safe for concurrent use.
 type Plugin struct {
-	cfg       config
-	annotator core.Annotator
-	txs       txRegistry
+	cfg     config
+	encoder *core.Encoder
+	txs     txRegistry
 }
 
 // New returns a Plugin configured by opts.
@@ -38,7 +38,7 @@ func New(opts ...Option) *Plugin {
 	for _, opt := range opts {
 		opt(&p.cfg)
 	}
-	p.annotator.Encoder = &core.Encoder{MaxSize: p.cfg.maxPayload, Logger: p.cfg.logger}
+	p.encoder = &core.Encoder{MaxSize: p.cfg.maxPayload, Logger: p.cfg.logger}
 
 	return p
 }
@@ -102,9 +102,9 @@ func (p *Plugin) debug(msg string, attrs ...slog.Attr) {
 // statement carries no context. With WithSQL the statement text joins the
 // fields, and only then is the payload encoded per statement.
 func (p *Plugin) payload(ctx context.Context, query string) ([]byte, error) {
-	payload, ok, err := core.Payload(ctx, p.annotator.Encoder)
+	payload, ok, err := core.Payload(ctx, p.encoder)
 	if err == nil && ok && p.cfg.sqlKey != "" {
-		payload, ok, err = core.Payload(core.With(ctx, core.Fields{p.cfg.sqlKey: query}), p.annotator.Encoder)
+		payload, ok, err = core.Payload(core.With(ctx, core.Fields{p.cfg.sqlKey: query}), p.encoder)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("gormbemi: encode context: %w", err)
