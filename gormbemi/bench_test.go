@@ -3,7 +3,9 @@ package gormbemi_test
 import (
 	"context"
 	"database/sql"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -172,6 +174,11 @@ type benchOp struct {
 }
 
 func runInterleaved(b *testing.B, variants []benchVariant, op benchOp) {
+	// BEMI_BENCH_VARIANTS=untracked,tracked runs only the named variants.
+	if only := os.Getenv("BEMI_BENCH_VARIANTS"); only != "" {
+		names := strings.Split(only, ",")
+		variants = slices.DeleteFunc(slices.Clone(variants), func(v benchVariant) bool { return !slices.Contains(names, v.name) })
+	}
 	dbs := make([]*gorm.DB, len(variants))
 	for k, v := range variants {
 		dbs[k] = v.db(b)
