@@ -328,7 +328,6 @@ func (c commentPool) QueryRowContext(ctx context.Context, query string, args ...
 func (c commentPool) Commit() error   { return c.ConnPool.(gorm.TxCommitter).Commit() }
 func (c commentPool) Rollback() error { return c.ConnPool.(gorm.TxCommitter).Rollback() }
 
-
 // noTransactionVariants run without GORM's default transaction.
 func noTransactionVariants() []benchVariant {
 	skip := gorm.Config{SkipDefaultTransaction: true}

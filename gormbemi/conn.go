@@ -58,9 +58,9 @@ type stmtConn struct {
 	// pgx prepares them as the unnamed statement and reads the parameter
 	// types from the server, so arguments are encoded exactly as in the
 	// default mode, and pgx's statement cache never fills with statements
-	// used once. It costs a second round trip (QueryExecModeExec would
-	// not, but it guesses parameter types from Go types, which rejects a
-	// []byte for a jsonb column, for example).
+	// used once. It costs a second round trip. QueryExecModeExec would
+	// not, but it infers parameter types from Go types, which pgx v5.13's
+	// documentation warns can change how some values are encoded.
 	uncached bool
 }
 
