@@ -74,13 +74,14 @@
 // the same *sql.Tx, on the plugin's reserved *sql.Conn, or in the same
 // batch.
 //
-// Measured with BenchmarkInsert, BenchmarkUpdate and BenchmarkDelete in
-// this package (GORM defaults, one connection, PostgreSQL 15 on loopback
-// with fsync on), a tracked single-row write with context costs within a
-// few percent of the same write on an untracked table, while set_config in
-// a round trip of its own costs about a third more and a per-statement
-// comment in pgx's default mode about half more. The benchmark page
-// (docs/benchmarks.md) has the figures.
+// Measured with this package's benchmarks (GORM defaults, one connection,
+// PostgreSQL 15 on loopback with fsync on, a shared 2-vCPU machine), a
+// tracked single-row write with context cost 7% (insert) to 11% to 19%
+// (delete, update) more than the same write on an untracked table, of
+// which the trigger alone takes 2% to 4%. With set_config in a round trip
+// of its own it cost 22% to 26% more, and with a per-statement comment in
+// pgx's default mode 40% to 53% more. A 1,000-row insert cost 2% more.
+// docs/benchmarks.md has the figures and how they were taken.
 //
 // # Options
 //
