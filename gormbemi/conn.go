@@ -11,7 +11,7 @@ import (
 	"gorm.io/gorm"
 )
 
-// mechanism is how a statement's context reaches the database trigger.
+// mechanism is the way a statement's context reaches the database trigger.
 type mechanism int
 
 const (
@@ -22,8 +22,8 @@ const (
 	viaSetting mechanism = iota + 1
 
 	// viaComment appends the context comment to the statement text. It is
-	// used where no statement cache sees the text: when pgx caches nothing
-	// by text (the simple protocol, for example), and outside a
+	// used where no statement cache receives the text: when pgx caches
+	// nothing by text (the simple protocol, for example), and outside a
 	// transaction, where the statement runs without a cached prepared
 	// statement (see stmtConn.uncached).
 	viaComment
@@ -54,11 +54,11 @@ type stmtConn struct {
 	// tracked is false when WithTables excludes the statement's table.
 	tracked bool
 
-	// uncached runs commented statements in pgx's QueryExecModeDescribeExec:
-	// pgx prepares them as the unnamed statement and reads the parameter
-	// types from the server, so arguments are encoded exactly as in the
-	// default mode, and pgx's statement cache never fills with statements
-	// used once. It costs a second round trip. QueryExecModeExec would
+	// uncached runs commented statements in pgx's QueryExecModeDescribeExec.
+	// pgx then prepares them as the unnamed statement and reads the
+	// parameter types from the server, so arguments are encoded exactly as
+	// in the default mode. pgx's statement cache never fills with
+	// statements used once. It costs a second round trip. QueryExecModeExec would
 	// not, but it infers parameter types from Go types, which pgx v5.13's
 	// documentation warns can change how some values are encoded.
 	uncached bool
@@ -142,9 +142,9 @@ func (c *stmtConn) QueryRowContext(ctx context.Context, query string, args ...an
 	return s.pool.QueryRowContext(ctx, s.query, s.args...)
 }
 
-// annotate decides how query is sent. Reads pass through; in a transaction
-// whose setting the plugin tracks, ROLLBACK TO SAVEPOINT makes the setting
-// unknown, because it undoes set_config calls made after the savepoint.
+// annotate decides how query is sent. Reads pass through unchanged. In a
+// transaction, ROLLBACK TO SAVEPOINT makes the setting unknown, because it
+// undoes the set_config calls made after the savepoint.
 func (c *stmtConn) annotate(ctx context.Context, query string, args []any) (statement, error) {
 	s := statement{pool: c.inner, query: query, args: args}
 	if !core.IsWrite(query) {

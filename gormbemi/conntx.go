@@ -12,10 +12,11 @@ import (
 )
 
 // connTx is a transaction on a *sql.Conn that the plugin began itself, so
-// that BEGIN and the first set_config travel in one round trip. database/sql
-// does not know about the transaction; the *sql.Conn keeps the connection
-// reserved for it until Commit or Rollback, and pgx's stdlib driver
-// discards a connection that returns to the pool inside a transaction.
+// that BEGIN and the first set_config travel in one round trip.
+// database/sql is not aware of the transaction, but the *sql.Conn keeps
+// the connection reserved for it until Commit or Rollback. Should the
+// connection return to the pool inside a transaction anyway, pgx's stdlib
+// driver (v5.13.0, Conn.ResetSession) discards it.
 type connTx struct {
 	conn  *sql.Conn
 	ctx   context.Context

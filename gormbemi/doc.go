@@ -1,8 +1,8 @@
-// Package gormbemi is the GORM plugin of Bemi for Go: it attaches the
+// Package gormbemi is the GORM plugin of Bemi for Go. It attaches the
 // application context of each statement's context.Context (who, from which
 // endpoint, with which parameters) to the writes that GORM sends to
-// PostgreSQL, so that the capture worker can store every row change
-// together with that context.
+// PostgreSQL. The capture worker then stores every row change together
+// with that context.
 //
 // # A first example
 //
@@ -27,9 +27,9 @@
 // inside Transaction and nested savepoints. A 1,000-row Create sends the
 // context once, and the trigger emits it once for the statement, not once
 // per row. Reads (Find, First, Count, Pluck, Raw SELECT) are never
-// annotated. A write without fields in its context carries none, and in a
-// transaction it makes the trigger emit the reset message {}, so it never
-// inherits the context of an earlier statement. The database side comes
+// annotated. A write without fields in its context carries none. When it
+// follows a write with context in the same transaction, the trigger emits
+// the reset message {} for it, so it never inherits the earlier context. The database side comes
 // from bemi setup (package github.com/bemi-go/bemi/capture/setup).
 //
 // # How the context reaches the database

@@ -53,6 +53,8 @@ func (p *Plugin) inspect(db *gorm.DB) *installation {
 
 	// A pool the application opened: the driver shows whether it is pgx,
 	// but not its query mode, so the plugin assumes a statement cache.
+	// NOTE: the tests cover pgx's driver only; on other drivers the plugin
+	// uses set_config on *sql.Tx and the comment, untested there.
 	if sqlDB := rootDB(db.ConnPool); sqlDB != nil {
 		_, in.pgx = sqlDB.Driver().(*stdlib.Driver)
 	}

@@ -29,7 +29,7 @@ func WithSQL(key string) Option {
 // WithTables limits the context to writes on the named tables. A name is
 // the table name as GORM resolves it for the model (Statement.Table), with
 // or without the schema "public.". Raw statements (Exec, Raw) have no
-// table in GORM, so they carry the context whatever this list says. A write
+// table in GORM, so they carry the context whatever this list contains. A write
 // to a table outside the list runs as a statement without context: it does
 // not inherit the context of an earlier statement in its transaction.
 // Without this option every table gets the context; the database side

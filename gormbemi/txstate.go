@@ -17,7 +17,7 @@ import (
 // prepared.
 const setContextSQL = "SELECT set_config('" + core.SettingName + "', $1, true)"
 
-// txState is what the plugin knows about the setting core.SettingName in one
+// txState is the plugin's record of the setting core.SettingName in one
 // transaction. Its mutex is held from set_config to the end of the
 // statement's call, so two goroutines that share a transaction cannot run
 // a statement under each other's context.
