@@ -1,0 +1,332 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/bemi-go/bemi/capture/convert"
+	"github.com/bemi-go/bemi/core"
+)
+
+// connectReplication opens a logical replication connection to the source
+// with the pinned settings.
+func connectReplication(ctx context.Context, url string) (*pgconn.PgConn, error) {
+	cfg, err := pgconn.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	cfg.RuntimeParams["replication"] = "database"
+	// The pinned settings make pgoutput's text for dates, intervals, floats,
+	// bytea and money independent of server and role defaults.
+	for k, v := range convert.SessionSettings() {
+		cfg.RuntimeParams[k] = v
+	}
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = "bemi capture"
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+
+	return pgconn.ConnectConfig(ctx, cfg)
+}
+
+// session is one connection's worth of streaming: it reads the replication
+// stream, stitches and stores changes, and confirms stored positions.
+type session struct {
+	w       *Worker
+	log     *slog.Logger
+	repl    *pgconn.PgConn
+	catalog *pgx.Conn
+	dest    *destination
+	rels    *relations
+	rows    rowBuilder
+
+	database string
+
+	// checkpoint is the stored position read at start: transactions that
+	// commit at or below it were stored before and are skipped.
+	checkpoint pglogrepl.LSN
+
+	// confirmed is the highest position known to be safe to confirm to the
+	// source: the end of the last stored transaction, or a keepalive's WAL
+	// end received while nothing was waiting to be stored. reported is the
+	// position last sent in a standby status update.
+	confirmed pglogrepl.LSN
+	reported  pglogrepl.LSN
+
+	nextStatus time.Time
+
+	// txn is the source transaction being read, nil between transactions.
+	txn      *sourceTxn
+	stitcher core.Stitcher
+
+	// stored counts rows committed since the last checkpoint log line.
+	stored int
+}
+
+// sourceTxn is the state of the source transaction being read.
+type sourceTxn struct {
+	xid         uint32
+	commitLSN   pglogrepl.LSN
+	committedAt time.Time
+	skip        bool
+	ordinal     int32
+}
+
+func newSession(w *Worker, repl *pgconn.PgConn, catalog, dest *pgx.Conn, slot slotState, cp Checkpoint) *session {
+	confirmed := max(slot.confirmedFlush, cp.EndLSN)
+
+	return &session{
+		w:       w,
+		log:     w.log,
+		repl:    repl,
+		catalog: catalog,
+		dest:    newDestination(dest, w.cfg.DestinationSchema, w.cfg),
+		rels:    newRelations(catalog, w.registry, w.cfg.Columns),
+		rows: rowBuilder{registry: w.registry, onValueError: func(rel *relation, column string, err error) {
+			w.log.Warn("value does not parse as its type: stored as a JSON string",
+				"table", rel.schema+"."+rel.table, "column", column, "error", err)
+		}},
+		database:   slot.database,
+		checkpoint: cp.CommitLSN,
+		confirmed:  confirmed,
+		reported:   confirmed,
+	}
+}
+
+// run starts replication and processes messages until ctx is canceled (then
+// drains and returns nil) or an error occurs.
+func (s *session) run(ctx context.Context) error {
+	cfg := s.w.cfg
+	args := []string{
+		"proto_version '1'",
+		"publication_names '" + escapeLiteral(cfg.Publication) + "'",
+		"messages 'true'",
+	}
+	err := pglogrepl.StartReplication(ctx, s.repl, cfg.Slot, s.confirmed, pglogrepl.StartReplicationOptions{PluginArgs: args})
+	if err != nil {
+		return fmt.Errorf("start replication on slot %q at %s: %w", cfg.Slot, s.confirmed, err)
+	}
+	s.log.Info("replication started", "lsn", s.confirmed, "checkpoint", s.checkpoint, "database", s.database)
+	s.nextStatus = time.Now().Add(cfg.StatusInterval)
+
+	defer s.dest.rollback(context.WithoutCancel(ctx))
+
+	var stopDeadline time.Time
+	for {
+		if stopDeadline.IsZero() && ctx.Err() != nil {
+			stopDeadline = time.Now().Add(cfg.DrainTimeout)
+			s.log.Info("stopping", "lsn", s.confirmed, "transaction_in_progress", s.txn != nil)
+		}
+		stopping := !stopDeadline.IsZero()
+
+		if stopping && s.txn == nil {
+			return s.finish(ctx)
+		}
+		if stopping && time.Now().After(stopDeadline) {
+			s.log.Warn("stopping without finishing the transaction in progress: it is read again after the next start",
+				"xid", s.txn.xid, "lsn", s.txn.commitLSN, "drain_timeout", cfg.DrainTimeout)
+
+			return s.finish(ctx)
+		}
+
+		if err := s.tick(ctx); err != nil {
+			return err
+		}
+
+		msg, err := s.receive(ctx, stopping, stopDeadline)
+		if err != nil {
+			if pgconn.Timeout(err) || (ctx.Err() != nil && !stopping) {
+				continue
+			}
+
+			return fmt.Errorf("receive from slot %q: %w", cfg.Slot, err)
+		}
+		if err := s.handle(ctx, msg); err != nil {
+			return err
+		}
+	}
+}
+
+// receive waits for the next message until the next timer is due.
+func (s *session) receive(ctx context.Context, stopping bool, stopDeadline time.Time) (pgproto3.BackendMessage, error) {
+	// Pending transactions are committed only between source transactions,
+	// so their deadline matters only there: inside a transaction an overdue
+	// deadline would end every receive at once.
+	deadline := s.nextStatus
+	if d, ok := s.dest.deadline(); ok && s.txn == nil && d.Before(deadline) {
+		deadline = d
+	}
+
+	base := ctx
+	if stopping {
+		base = context.WithoutCancel(ctx)
+		if stopDeadline.Before(deadline) {
+			deadline = stopDeadline
+		}
+	}
+	rctx, cancel := context.WithDeadline(base, deadline)
+	defer cancel()
+
+	return s.repl.ReceiveMessage(rctx)
+}
+
+// tick commits due transactions between source transactions and sends the
+// periodic status update.
+func (s *session) tick(ctx context.Context) error {
+	now := time.Now()
+	if s.txn == nil && s.dest.due(now) {
+		if err := s.commit(ctx); err != nil {
+			return err
+		}
+	}
+	if !now.Before(s.nextStatus) {
+		if err := s.sendStatus(ctx); err != nil {
+			return err
+		}
+	}
+
+	return nil
+}
+
+func (s *session) handle(ctx context.Context, msg pgproto3.BackendMessage) error {
+	switch msg := msg.(type) {
+	case *pgproto3.CopyData:
+		if len(msg.Data) == 0 {
+			return errors.New("receive replication message: empty CopyData")
+		}
+		switch msg.Data[0] {
+		case pglogrepl.PrimaryKeepaliveMessageByteID:
+			return s.keepalive(ctx, msg.Data[1:])
+		case pglogrepl.XLogDataByteID:
+			xld, err := pglogrepl.ParseXLogData(msg.Data[1:])
+			if err != nil {
+				return fmt.Errorf("parse XLogData: %w", err)
+			}
+
+			return s.handleWAL(ctx, xld)
+		}
+
+		return nil
+	case *pgproto3.ErrorResponse:
+		return pgconn.ErrorResponseToPgError(msg)
+	case *pgproto3.CopyDone:
+		return errors.New("replication stream ended by the server")
+	default:
+		return fmt.Errorf("receive replication message: unexpected %T", msg)
+	}
+}
+
+// keepalive handles a primary keepalive message. While nothing received is
+// waiting to be stored, every transaction up to the server's WAL end has
+// been stored or was not published, so that position is safe to confirm.
+// This lets the slot advance while published tables are quiet and others
+// are busy.
+func (s *session) keepalive(ctx context.Context, data []byte) error {
+	pkm, err := pglogrepl.ParsePrimaryKeepaliveMessage(data)
+	if err != nil {
+		return fmt.Errorf("parse keepalive: %w", err)
+	}
+
+	if s.txn == nil && s.dest.empty() && pkm.ServerWALEnd > s.confirmed {
+		s.confirmed = pkm.ServerWALEnd
+	}
+	if pkm.ReplyRequested || (s.dest.empty() && s.confirmed > s.reported) {
+		return s.sendStatus(ctx)
+	}
+
+	return nil
+}
+
+// commit stores the pending source transactions with their checkpoint and
+// confirms them to the source.
+func (s *session) commit(ctx context.Context) error {
+	ev, err := s.dest.commit(context.WithoutCancel(ctx))
+	if err != nil {
+		return fmt.Errorf("store transactions up to %s: %w", s.dest.pending.CommitLSN, err)
+	}
+	if ev.Transactions == 0 {
+		return nil
+	}
+
+	cp := ev.Checkpoint
+	s.confirmed = max(s.confirmed, cp.EndLSN)
+	s.stored += ev.Rows
+	s.w.setCheckpoint(cp)
+	s.w.metrics.Flush(ev)
+	s.log.Debug("checkpoint stored", "lsn", cp.CommitLSN, "xid", cp.TransactionID, "rows", ev.Rows, "transactions", ev.Transactions)
+
+	return nil
+}
+
+// sendStatus confirms the stored position to the source.
+func (s *session) sendStatus(ctx context.Context) error {
+	err := pglogrepl.SendStandbyStatusUpdate(ctx, s.repl, pglogrepl.StandbyStatusUpdate{
+		WALWritePosition: s.confirmed,
+		WALFlushPosition: s.confirmed,
+		WALApplyPosition: s.confirmed,
+	})
+	if err != nil {
+		return fmt.Errorf("send standby status update at %s: %w", s.confirmed, err)
+	}
+
+	if s.confirmed > s.reported && time.Now().After(s.nextStatus) {
+		cp, _ := s.w.Checkpoint()
+		s.log.Info("position confirmed", "lsn", s.confirmed, "checkpoint", cp.CommitLSN, "xid", cp.TransactionID, "rows_stored", s.stored)
+		s.stored = 0
+	}
+	s.reported = s.confirmed
+	s.nextStatus = time.Now().Add(s.w.cfg.StatusInterval)
+
+	return nil
+}
+
+// finish commits what is complete, confirms it, and ends the replication
+// stream, so the source has the final position before the connection
+// closes.
+func (s *session) finish(ctx context.Context) error {
+	if s.txn != nil {
+		// Drop the unfinished transaction's rows: they were never confirmed,
+		// so the source sends them again.
+		s.dest.rollback(context.WithoutCancel(ctx))
+		s.txn = nil
+	}
+	if err := s.commit(ctx); err != nil {
+		return err
+	}
+
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.sendStatus(sctx); err != nil {
+		return err
+	}
+	if _, err := pglogrepl.SendStandbyCopyDone(sctx, s.repl); err != nil {
+		// The status update was sent before, so the position is confirmed
+		// unless the connection failed.
+		s.log.Warn("ending the replication stream failed", "lsn", s.confirmed, "error", err)
+	}
+	s.log.Info("replication stopped", "lsn", s.confirmed)
+
+	return nil
+}
+
+func escapeLiteral(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' {
+			out = append(out, '\'')
+		}
+		out = append(out, s[i])
+	}
+
+	return string(out)
+}
