@@ -4,7 +4,11 @@ go 1.26.0
 
 require github.com/bemi-go/bemi/core v0.0.0
 
-require go.yaml.in/yaml/v3 v3.0.6 // indirect
+require (
+	github.com/jackc/pgio v1.0.0 // indirect
+	github.com/jackc/pglogrepl v0.0.0-20251213150135-2e8d0df862c1 // indirect
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
+)
 
 require (
 	github.com/bemi-go/bemi/capture v0.0.0-00010101000000-000000000000

@@ -2,14 +2,17 @@ package gormbemi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/bemi-go/bemi/capture"
 	"github.com/bemi-go/bemi/capture/setup"
 	"github.com/bemi-go/bemi/core"
 	"github.com/bemi-go/bemi/core/pgtest"
@@ -53,7 +56,7 @@ type Plain struct {
 // test_decoding slot, and a *gorm.DB with the plugin installed.
 type env struct {
 	url    string
-	slot   string // the test_decoding slot the test reads the WAL from
+	slot   string // the test_decoding slot of readWAL, "" without envOptions.wal
 	db     *gorm.DB
 	trace  *tracer
 	reader *pgx.Conn
@@ -64,6 +67,11 @@ type envOptions struct {
 	gorm    gorm.Config
 	simple  bool
 	noTrace bool
+
+	// wal adds a test_decoding slot for readWAL, which shows the _bemi
+	// messages themselves: whether a statement got the reset message or
+	// none, and how many messages a statement emitted.
+	wal bool
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -87,17 +95,33 @@ func newEnv(t *testing.T, o envOptions) *env {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	if _, err := setup.Run(ctx, conn, setup.Config{SkipSlot: true}); err != nil {
-		t.Fatalf("setup: %v", err)
-	}
-	// Slot names are unique per cluster, database names too.
-	var slot string
-	err = conn.QueryRow(ctx, `SELECT slot_name FROM pg_create_logical_replication_slot('w' || current_database(), 'test_decoding')`).Scan(&slot)
-	if err != nil {
+	// Slot names are unique per cluster, and so are database names.
+	var database string
+	if err := conn.QueryRow(ctx, `SELECT current_database()`).Scan(&database); err != nil {
 		t.Fatal(err)
 	}
+	slot := "b" + database
+	if _, err := setup.Run(ctx, conn, setup.Config{Slot: slot}); err != nil {
+		t.Fatalf("setup: %v", err)
+	}
+	e := &env{url: url, reader: conn, trace: &tracer{}}
+	t.Cleanup(func() { dropSlot(t, conn, slot) })
+	startWorker(t, url, slot)
+	waitFor(t, "the worker to create the changes table", func() bool {
+		var exists bool
+		err := conn.QueryRow(ctx, `SELECT to_regclass('public.changes') IS NOT NULL`).Scan(&exists)
 
-	e := &env{url: url, slot: slot, reader: conn, trace: &tracer{}}
+		return err == nil && exists
+	})
+
+	if o.wal {
+		e.slot = "w" + database
+		if _, err := conn.Exec(ctx, `SELECT pg_create_logical_replication_slot($1, 'test_decoding')`, e.slot); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { dropSlot(t, conn, e.slot) })
+	}
+
 	pgCfg := postgres.Config{DSN: url, PreferSimpleProtocol: o.simple}
 	if !o.noTrace {
 		pgCfg.OptionOpenDB = []stdlib.OptionOpenDB{stdlib.OptionBeforeConnect(func(_ context.Context, c *pgx.ConnConfig) error {
@@ -135,8 +159,9 @@ func user(id int) context.Context {
 // ctxJSON is the encoded context {"userId": id} as the trigger emits it.
 func ctxJSON(id int) string { return fmt.Sprintf(`{"userId":%d}`, id) }
 
-// change is one row change from the WAL with the content of the _bemi
-// message that precedes it in its transaction ("" when none does).
+// change is one row change, from the changes table (see stored) or from
+// the WAL (see readWAL), with its context: in the WAL the content of the
+// _bemi message that precedes it in its transaction, "" when none does.
 type change struct {
 	xid     string
 	table   string
@@ -152,7 +177,8 @@ type walTx struct {
 	messages []string
 }
 
-// readWAL consumes the slot and returns its transactions in commit order.
+// readWAL consumes the test_decoding slot and returns the transactions of
+// the application's tables in commit order.
 func (e *env) readWAL(t *testing.T) []walTx {
 	t.Helper()
 
@@ -192,6 +218,10 @@ func (e *env) readWAL(t *testing.T) []walTx {
 			if cur == nil {
 				t.Fatalf("change outside a transaction: %q", data)
 			}
+			if table == "public.changes" || strings.HasPrefix(table, "bemi.") {
+				// The capture worker's own writes.
+				continue
+			}
 			cur.changes = append(cur.changes, change{xid: xid, table: table, op: op, data: body, context: current})
 		}
 	}
@@ -199,7 +229,7 @@ func (e *env) readWAL(t *testing.T) []walTx {
 		t.Fatal(err)
 	}
 
-	return txs
+	return slices.DeleteFunc(txs, func(tx walTx) bool { return len(tx.changes) == 0 && len(tx.messages) == 0 })
 }
 
 // changes returns every change of the transactions in order.
@@ -213,6 +243,7 @@ func changes(txs []walTx) []change {
 }
 
 // expectContexts checks the table, operation and context of each change.
+// Contexts compare as JSON values.
 func expectContexts(t *testing.T, got []change, want []change) {
 	t.Helper()
 
@@ -221,7 +252,7 @@ func expectContexts(t *testing.T, got []change, want []change) {
 	}
 	for i := range want {
 		g, w := got[i], want[i]
-		if g.table != w.table || g.op != w.op || g.context != w.context {
+		if g.table != w.table || g.op != w.op || !sameJSON(g.context, w.context) {
 			t.Errorf("change %d = %s %s context %q, want %s %s context %q\n(data %s)",
 				i, g.table, g.op, g.context, w.table, w.op, w.context, g.data)
 		}
@@ -281,10 +312,10 @@ func (r *tracer) take() []string {
 	return out
 }
 
-// waitFor polls cond for up to five seconds.
+// waitFor polls cond for up to 30 seconds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -293,10 +324,103 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-var _ = slices.Contains[[]string]
-
 func itoa(i int) string { return fmt.Sprint(i) }
 
 func coreWith(ctx context.Context, key string, value any) context.Context {
 	return core.With(ctx, core.Fields{key: value})
+}
+
+// startWorker runs the capture worker on slot until the test ends.
+func startWorker(t *testing.T, url, slot string) {
+	t.Helper()
+
+	w, err := capture.New(capture.Config{SourceURL: url, Slot: slot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("capture worker: %v", err)
+		}
+	})
+}
+
+func dropSlot(t *testing.T, conn *pgx.Conn, slot string) {
+	t.Helper()
+
+	// The worker's replication connection may take a moment to end.
+	var err error
+	for range 50 {
+		if _, err = conn.Exec(context.Background(), `SELECT pg_drop_replication_slot($1)`, slot); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("drop slot %s: %v", slot, err)
+}
+
+// stored waits until the capture worker has stored at least want changes
+// and returns all of them in commit order, with the context as stored in
+// the changes table and the row (after, or before for a DELETE) as data.
+func (e *env) stored(t *testing.T, want int) []change {
+	t.Helper()
+
+	ctx := context.Background()
+	count := func() int {
+		var n int
+		if err := e.reader.QueryRow(ctx, `SELECT count(*) FROM changes`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+
+		return n
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for count() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("the capture worker stored %d changes in 30 s, want %d", count(), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Changes beyond want would arrive in the same flush.
+	time.Sleep(50 * time.Millisecond)
+
+	rows, err := e.reader.Query(ctx, `
+		SELECT transaction_id::text, schema || '.' || "table", operation, context::text,
+			CASE WHEN operation = 'DELETE' THEN before ELSE after END::text
+		FROM changes ORDER BY position, ordinal`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (change, error) {
+		var c change
+		err := row.Scan(&c.xid, &c.table, &c.op, &c.context, &c.data)
+
+		return c, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	return out
+}
+
+// sameJSON reports whether two JSON texts hold the same value; "" stands
+// for {}, the context the changes table stores for a change without one.
+func sameJSON(a, b string) bool {
+	var va, vb any
+	if a == "" {
+		a = "{}"
+	}
+	if b == "" {
+		b = "{}"
+	}
+	if json.Unmarshal([]byte(a), &va) != nil || json.Unmarshal([]byte(b), &vb) != nil {
+		return a == b
+	}
+
+	return reflect.DeepEqual(va, vb)
 }

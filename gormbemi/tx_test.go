@@ -30,12 +30,12 @@ func TestTransactionContextPerStatement(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	expectContexts(t, changes(e.readWAL(t)), []change{
-		{table: "public.items", op: "INSERT", context: ctxJSON(1)},
-		{table: "public.items", op: "INSERT", context: ctxJSON(2)},
-		{table: "public.items", op: "INSERT", context: ctxJSON(2)},
-		{table: "public.items", op: "INSERT", context: "{}"},
-		{table: "public.items", op: "INSERT", context: ctxJSON(1)},
+	expectContexts(t, e.stored(t, 5), []change{
+		{table: "public.items", op: "CREATE", context: ctxJSON(1)},
+		{table: "public.items", op: "CREATE", context: ctxJSON(2)},
+		{table: "public.items", op: "CREATE", context: ctxJSON(2)},
+		{table: "public.items", op: "CREATE", context: "{}"},
+		{table: "public.items", op: "CREATE", context: ctxJSON(1)},
 	})
 
 	// set_config only when the context changes: 1, 2, cleared, 1.
@@ -51,7 +51,7 @@ func TestTransactionContextPerStatement(t *testing.T) {
 }
 
 func TestStatementWithoutContextGetsReset(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	e := newEnv(t, envOptions{wal: true})
 
 	err := e.db.Transaction(func(tx *gorm.DB) error {
 		if err := tx.WithContext(user(1)).Create(&Item{Name: "a"}).Error; err != nil {
@@ -64,10 +64,17 @@ func TestStatementWithoutContextGetsReset(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	expectContexts(t, changes(e.readWAL(t)), []change{
-		{table: "public.items", op: "INSERT", context: ctxJSON(1)},
+	want := []change{
+		{table: "public.items", op: "CREATE", context: ctxJSON(1)},
 		{table: "public.items", op: "UPDATE", context: "{}"},
-	})
+	}
+	expectContexts(t, e.stored(t, 2), want)
+
+	// In the WAL, the update follows the reset message itself.
+	wal := changes(e.readWAL(t))
+	if len(wal) != 2 || wal[1].context != "{}" {
+		t.Errorf("WAL changes:\n%s\nwant the update after the message {}", formatChanges(wal))
+	}
 }
 
 // TestSavepointRollbackResetsSetting checks that a write after ROLLBACK TO
@@ -103,10 +110,10 @@ func TestSavepointRollbackResetsSetting(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	expectContexts(t, changes(e.readWAL(t)), []change{
-		{table: "public.items", op: "INSERT", context: ctxJSON(1)},
-		{table: "public.items", op: "INSERT", context: ctxJSON(2)},
-		{table: "public.items", op: "INSERT", context: ctxJSON(3)},
+	expectContexts(t, e.stored(t, 3), []change{
+		{table: "public.items", op: "CREATE", context: ctxJSON(1)},
+		{table: "public.items", op: "CREATE", context: ctxJSON(2)},
+		{table: "public.items", op: "CREATE", context: ctxJSON(3)},
 	})
 }
 
@@ -154,18 +161,18 @@ func TestConcurrentContextsDoNotMix(t *testing.T) {
 		}
 	}
 
-	got := changes(e.readWAL(t))
+	got := e.stored(t, goroutines*5)
 	if len(got) != goroutines*5 {
 		t.Fatalf("got %d changes, want %d", len(got), goroutines*5)
 	}
-	name := regexp.MustCompile(`name\[text\]:'g(\d+)-\d'`)
+	name := regexp.MustCompile(`"name": "g(\d+)-\d"`)
 	for _, c := range got {
 		m := name.FindAllStringSubmatch(c.data, -1)
 		if len(m) == 0 {
 			t.Fatalf("no name in %s", c.data)
 		}
 		g, _ := strconv.Atoi(m[len(m)-1][1])
-		if c.context != ctxJSON(g) {
+		if !sameJSON(c.context, ctxJSON(g)) {
 			t.Errorf("change of goroutine %d has context %q: %s", g, c.context, c.data)
 		}
 	}
