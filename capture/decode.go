@@ -88,6 +88,9 @@ func (s *session) message(m *pglogrepl.LogicalDecodingMessage) {
 	if s.stitcher.Message(m.Prefix, m.Transactional, content) == core.MessageInvalid {
 		s.log.Warn("context message is not a JSON object: kept as text under "+core.InvalidContextKey,
 			"xid", s.txn.xid, "lsn", m.LSN, "size", len(content))
+		if s.w.invalid != nil {
+			s.w.invalid.InvalidContext(InvalidContextEvent{TransactionID: s.txn.xid, LSN: m.LSN, Size: len(content)})
+		}
 	}
 }
 
@@ -137,9 +140,10 @@ func (s *session) change(ctx context.Context, relID uint32, op core.Operation, o
 	}
 	s.txn.ordinal++
 
-	s.w.metrics.Change(ChangeEvent{Schema: rel.schema, Table: rel.table, Operation: op, HasContext: !bytes.Equal(stitched, emptyObject)})
+	hasContext := !bytes.Equal(stitched, emptyObject)
+	s.w.metrics.Change(ChangeEvent{Schema: rel.schema, Table: rel.table, Operation: op, HasContext: hasContext})
 
-	if err := s.dest.add(ctx, row, len(before)+len(after)+len(stitched)); err != nil {
+	if err := s.dest.add(ctx, row, len(before)+len(after)+len(stitched), op, hasContext); err != nil {
 		return fmt.Errorf("store transaction %d committed at %s: %w", s.txn.xid, s.txn.commitLSN, err)
 	}
 

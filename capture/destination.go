@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/bemi-go/bemi/core"
 )
 
 // writeTimeout bounds one destination write (a COPY batch or a commit).
@@ -44,30 +46,60 @@ type destination struct {
 	txRows         int
 	txTransactions int
 
+	// counts breaks txRows down for FlushEvent.
+	counts rowCounts
+
 	// pending is the checkpoint of the last complete source transaction
 	// since the last commit, and pendingSince the time the first of them
 	// completed. hasPending is false when there is none.
 	pending      Checkpoint
 	hasPending   bool
 	pendingSince time.Time
+
+	// discard drops rows and checkpoints instead of writing them, so a
+	// benchmark can measure everything but the destination.
+	discard bool
 }
 
-func newDestination(conn *pgx.Conn, schema string, cfg Config) *destination {
+// rowCounts counts change rows by operation and context.
+type rowCounts struct {
+	created, updated, deleted, truncated, withContext int
+}
+
+func (c *rowCounts) add(op core.Operation, hasContext bool) {
+	switch op {
+	case core.OperationCreate:
+		c.created++
+	case core.OperationUpdate:
+		c.updated++
+	case core.OperationDelete:
+		c.deleted++
+	case core.OperationTruncate:
+		c.truncated++
+	}
+	if hasContext {
+		c.withContext++
+	}
+}
+
+func newDestination(conn *pgx.Conn, schema string, cfg Config, discard bool) *destination {
 	return &destination{
 		conn:     conn,
 		table:    pgx.Identifier{schema, "changes"},
 		maxRows:  cfg.MaxBatchRows,
 		maxBytes: cfg.MaxBatchBytes,
 		interval: cfg.FlushInterval,
+		discard:  discard,
 	}
 }
 
 // add buffers one change row and copies the buffer into the open
 // destination transaction when it reaches a batch limit.
-func (d *destination) add(ctx context.Context, row []any, size int) error {
+func (d *destination) add(ctx context.Context, row []any, size int, op core.Operation, hasContext bool) error {
 	d.buffered = append(d.buffered, row)
 	d.bufferedBytes += size
 	d.txRows++
+	d.counts.add(op, hasContext)
 
 	if len(d.buffered) >= d.maxRows || d.bufferedBytes >= d.maxBytes {
 		return d.copyBuffered(ctx)
@@ -80,6 +112,11 @@ func (d *destination) add(ctx context.Context, row []any, size int) error {
 // beginning it when needed.
 func (d *destination) copyBuffered(ctx context.Context) error {
 	if len(d.buffered) == 0 {
+		return nil
+	}
+	if d.discard {
+		d.clearBuffer()
+
 		return nil
 	}
 
@@ -101,12 +138,15 @@ func (d *destination) copyBuffered(ctx context.Context) error {
 	if int(n) != len(d.buffered) {
 		return fmt.Errorf("copy into %s: stored %d of %d rows", d.table.Sanitize(), n, len(d.buffered))
 	}
+	d.clearBuffer()
 
+	return nil
+}
+
+func (d *destination) clearBuffer() {
 	clear(d.buffered)
 	d.buffered = d.buffered[:0]
 	d.bufferedBytes = 0
-
-	return nil
 }
 
 // sourceCommitted records that every row of the source transaction cp has
@@ -162,6 +202,14 @@ func (d *destination) commit(ctx context.Context) (FlushEvent, error) {
 	if err := d.copyBuffered(ctx); err != nil {
 		return FlushEvent{}, err
 	}
+	if d.discard {
+		cp := d.pending
+		cp.UpdatedAt = time.Now()
+		ev := d.flushEvent(cp, start)
+		d.reset()
+
+		return ev, nil
+	}
 	if d.tx == nil {
 		tx, err := d.conn.Begin(ctx)
 		if err != nil {
@@ -182,10 +230,24 @@ func (d *destination) commit(ctx context.Context) (FlushEvent, error) {
 	}
 	cp.UpdatedAt = updatedAt
 
-	ev := FlushEvent{Rows: d.txRows, Transactions: d.txTransactions, Checkpoint: cp, Duration: time.Since(start)}
+	ev := d.flushEvent(cp, start)
 	d.reset()
 
 	return ev, nil
+}
+
+func (d *destination) flushEvent(cp Checkpoint, start time.Time) FlushEvent {
+	return FlushEvent{
+		Rows:         d.txRows,
+		Transactions: d.txTransactions,
+		Created:      d.counts.created,
+		Updated:      d.counts.updated,
+		Deleted:      d.counts.deleted,
+		Truncated:    d.counts.truncated,
+		WithContext:  d.counts.withContext,
+		Checkpoint:   cp,
+		Duration:     time.Since(start),
+	}
 }
 
 // rollback abandons the open destination transaction and everything
@@ -200,10 +262,9 @@ func (d *destination) rollback(ctx context.Context) {
 
 func (d *destination) reset() {
 	d.tx = nil
-	clear(d.buffered)
-	d.buffered = d.buffered[:0]
-	d.bufferedBytes = 0
+	d.clearBuffer()
 	d.txRows = 0
 	d.txTransactions = 0
+	d.counts = rowCounts{}
 	d.hasPending = false
 }

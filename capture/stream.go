@@ -63,6 +63,12 @@ type session struct {
 	confirmed pglogrepl.LSN
 	reported  pglogrepl.LSN
 
+	// serverWALEnd is the highest source WAL position seen, for
+	// PositionMetrics, and walEndFailed is set after the first failure to
+	// read it, so the warning is logged once per session.
+	serverWALEnd pglogrepl.LSN
+	walEndFailed bool
+
 	nextStatus time.Time
 
 	// txn is the source transaction being read, nil between transactions.
@@ -90,7 +96,7 @@ func newSession(w *Worker, repl *pgconn.PgConn, catalog, dest *pgx.Conn, slot sl
 		log:     w.log,
 		repl:    repl,
 		catalog: catalog,
-		dest:    newDestination(dest, w.cfg.DestinationSchema, w.cfg),
+		dest:    newDestination(dest, w.cfg.DestinationSchema, w.cfg, w.discard),
 		rels:    newRelations(catalog, w.registry, w.cfg.Columns),
 		rows: rowBuilder{registry: w.registry, onValueError: func(rel *relation, column string, err error) {
 			w.log.Warn("value does not parse as its type: stored as a JSON string",
@@ -105,19 +111,30 @@ func newSession(w *Worker, repl *pgconn.PgConn, catalog, dest *pgx.Conn, slot sl
 
 // run starts replication and processes messages until ctx is canceled (then
 // drains and returns nil) or an error occurs.
-func (s *session) run(ctx context.Context) error {
+func (s *session) run(ctx context.Context) (err error) {
 	cfg := s.w.cfg
 	args := []string{
 		"proto_version '1'",
 		"publication_names '" + escapeLiteral(cfg.Publication) + "'",
 		"messages 'true'",
 	}
-	err := pglogrepl.StartReplication(ctx, s.repl, cfg.Slot, s.confirmed, pglogrepl.StartReplicationOptions{PluginArgs: args})
+	err = pglogrepl.StartReplication(ctx, s.repl, cfg.Slot, s.confirmed, pglogrepl.StartReplicationOptions{PluginArgs: args})
 	if err != nil {
 		return fmt.Errorf("start replication on slot %q at %s: %w", cfg.Slot, s.confirmed, err)
 	}
 	s.log.Info("replication started", "lsn", s.confirmed, "checkpoint", s.checkpoint, "database", s.database)
 	s.nextStatus = time.Now().Add(cfg.StatusInterval)
+
+	if sessions := s.w.sessions; sessions != nil {
+		sessions.Connected(ConnectedEvent{Slot: cfg.Slot, Database: s.database, Start: s.confirmed})
+		defer func() {
+			sessions.Disconnected(DisconnectedEvent{Err: scrubError(err, cfg.SourceURL, cfg.DestinationURL)})
+		}()
+	}
+	if s.w.positions != nil {
+		s.readWALEnd(ctx)
+		s.position()
+	}
 
 	defer s.dest.rollback(context.WithoutCancel(ctx))
 
@@ -190,6 +207,9 @@ func (s *session) tick(ctx context.Context) error {
 		}
 	}
 	if !now.Before(s.nextStatus) {
+		if s.w.positions != nil {
+			s.readWALEnd(ctx)
+		}
 		if err := s.sendStatus(ctx); err != nil {
 			return err
 		}
@@ -237,12 +257,14 @@ func (s *session) keepalive(ctx context.Context, data []byte) error {
 		return fmt.Errorf("parse keepalive: %w", err)
 	}
 
+	s.serverWALEnd = max(s.serverWALEnd, pkm.ServerWALEnd)
 	if s.txn == nil && s.dest.empty() && pkm.ServerWALEnd > s.confirmed {
 		s.confirmed = pkm.ServerWALEnd
 	}
 	if pkm.ReplyRequested || (s.dest.empty() && s.confirmed > s.reported) {
 		return s.sendStatus(ctx)
 	}
+	s.position()
 
 	return nil
 }
@@ -286,8 +308,49 @@ func (s *session) sendStatus(ctx context.Context) error {
 	}
 	s.reported = s.confirmed
 	s.nextStatus = time.Now().Add(s.w.cfg.StatusInterval)
+	s.position()
 
 	return nil
+}
+
+// position reports the current positions to PositionMetrics.
+func (s *session) position() {
+	if s.w.positions == nil {
+		return
+	}
+
+	s.w.positions.Position(PositionEvent{ServerWALEnd: s.serverWALEnd, Confirmed: s.confirmed, Time: time.Now()})
+}
+
+// readWALEnd reads the source's current WAL position on the catalog
+// connection. The replication protocol does not carry it: keepalives and
+// XLogData hold the walsender's decoding position. A failure only costs
+// the lag gauge its update, so it is logged once per session and otherwise
+// ignored.
+func (s *session) readWALEnd(ctx context.Context) {
+	// Like the relation lookups, the query runs without the caller's
+	// cancellation: pgx closes a connection whose query is interrupted, and
+	// a stopping worker still needs the catalog connection.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+
+	var text string
+	err := s.catalog.QueryRow(ctx,
+		"SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text").Scan(&text)
+	var lsn pglogrepl.LSN
+	if err == nil {
+		lsn, err = pglogrepl.ParseLSN(text)
+	}
+	if err != nil {
+		if !s.walEndFailed {
+			s.log.Warn("reading the source's WAL position for the lag metric failed", "error", err)
+		}
+		s.walEndFailed = true
+
+		return
+	}
+
+	s.serverWALEnd = max(s.serverWALEnd, lsn)
 }
 
 // finish commits what is complete, confirms it, and ends the replication
