@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -70,6 +71,12 @@ type session struct {
 	walEndFailed bool
 
 	nextStatus time.Time
+
+	// readDeadline is the read deadline last set on the replication
+	// connection. interrupted is set when a cancellation moved the deadline
+	// to the past, so the next receive sets it again.
+	readDeadline time.Time
+	interrupted  atomic.Bool
 
 	// txn is the source transaction being read, nil between transactions.
 	txn      *sourceTxn
@@ -138,6 +145,14 @@ func (s *session) run(ctx context.Context) (err error) {
 
 	defer s.dest.rollback(context.WithoutCancel(ctx))
 
+	// A cancellation interrupts a receive in progress by moving the read
+	// deadline to now.
+	stopInterrupt := context.AfterFunc(ctx, func() {
+		s.interrupted.Store(true)
+		_ = s.repl.Conn().SetReadDeadline(time.Now())
+	})
+	defer stopInterrupt()
+
 	var stopDeadline time.Time
 	for {
 		if stopDeadline.IsZero() && ctx.Err() != nil {
@@ -175,6 +190,11 @@ func (s *session) run(ctx context.Context) (err error) {
 }
 
 // receive waits for the next message until the next timer is due.
+//
+// It sets the deadline on the connection itself and receives without a
+// context: a context with a deadline per message costs a timer and a
+// context watcher each time, which was most of the worker's CPU time in
+// BenchmarkSameWAL. pgconn keeps a connection whose read timed out usable.
 func (s *session) receive(ctx context.Context, stopping bool, stopDeadline time.Time) (pgproto3.BackendMessage, error) {
 	// Pending transactions are committed only between source transactions,
 	// so their deadline matters only there: inside a transaction an overdue
@@ -183,18 +203,23 @@ func (s *session) receive(ctx context.Context, stopping bool, stopDeadline time.
 	if d, ok := s.dest.deadline(); ok && s.txn == nil && d.Before(deadline) {
 		deadline = d
 	}
-
-	base := ctx
-	if stopping {
-		base = context.WithoutCancel(ctx)
-		if stopDeadline.Before(deadline) {
-			deadline = stopDeadline
-		}
+	if stopping && stopDeadline.Before(deadline) {
+		deadline = stopDeadline
 	}
-	rctx, cancel := context.WithDeadline(base, deadline)
-	defer cancel()
 
-	return s.repl.ReceiveMessage(rctx)
+	if s.interrupted.Swap(false) || !deadline.Equal(s.readDeadline) {
+		if err := s.repl.Conn().SetReadDeadline(deadline); err != nil {
+			return nil, fmt.Errorf("set read deadline: %w", err)
+		}
+		s.readDeadline = deadline
+	}
+	// A cancellation after this check moves the deadline again, so the
+	// receive below cannot miss it.
+	if !stopping && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+
+	return s.repl.ReceiveMessage(context.Background())
 }
 
 // tick commits due transactions between source transactions and sends the
@@ -297,6 +322,9 @@ func (s *session) sendStatus(ctx context.Context) error {
 		WALFlushPosition: s.confirmed,
 		WALApplyPosition: s.confirmed,
 	})
+	// pgconn clears the connection's deadlines when a send is canceled, so
+	// the next receive sets its deadline again.
+	s.readDeadline = time.Time{}
 	if err != nil {
 		return fmt.Errorf("send standby status update at %s: %w", s.confirmed, err)
 	}
