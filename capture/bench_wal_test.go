@@ -167,6 +167,7 @@ func timeWorker(b *testing.B, conn *pgx.Conn, cfg capture.Config, transactions i
 		b.Fatalf("worker on slot %s committed %d of %d transactions in 10 minutes", cfg.Slot, counter.count(), transactions)
 	}
 	elapsed := time.Since(start)
+	b.Logf("slot %s: %s, %d destination commits took %s", cfg.Slot, elapsed.Round(time.Millisecond), counter.flushes, counter.flushTime.Round(time.Millisecond))
 
 	b.StopTimer()
 	cancel()
@@ -183,6 +184,8 @@ func timeWorker(b *testing.B, conn *pgx.Conn, cfg capture.Config, transactions i
 type flushCounter struct {
 	mu           sync.Mutex
 	transactions int
+	flushTime    time.Duration
+	flushes      int
 	want         int
 	done         chan struct{}
 }
@@ -196,6 +199,8 @@ func (c *flushCounter) Flush(ev capture.FlushEvent) {
 
 	before := c.transactions
 	c.transactions += ev.Transactions
+	c.flushTime += ev.Duration
+	c.flushes++
 	if before < c.want && c.transactions >= c.want {
 		close(c.done)
 	}

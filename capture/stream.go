@@ -82,8 +82,8 @@ type session struct {
 	txn      *sourceTxn
 	stitcher core.Stitcher
 
-	// stored counts rows committed since the last checkpoint log line.
-	stored int
+	// storedRows counts rows committed since the last checkpoint log line.
+	storedRows int
 }
 
 // sourceTxn is the state of the source transaction being read.
@@ -95,15 +95,16 @@ type sourceTxn struct {
 	ordinal     int32
 }
 
+// newSession returns a session that streams on repl and writes to dest
+// through a writer goroutine. Call close when it ends.
 func newSession(w *Worker, repl *pgconn.PgConn, catalog, dest *pgx.Conn, slot slotState, cp Checkpoint) *session {
 	confirmed := max(slot.confirmedFlush, cp.EndLSN)
 
-	return &session{
+	s := &session{
 		w:       w,
 		log:     w.log,
 		repl:    repl,
 		catalog: catalog,
-		dest:    newDestination(dest, w.cfg.DestinationSchema, w.cfg, w.discard),
 		rels:    newRelations(catalog, w.registry, w.cfg.Columns),
 		rows: rowBuilder{registry: w.registry, onValueError: func(rel *relation, column string, err error) {
 			w.log.Warn("value does not parse as its type: stored as a JSON string",
@@ -114,6 +115,22 @@ func newSession(w *Worker, repl *pgconn.PgConn, catalog, dest *pgx.Conn, slot sl
 		confirmed:  confirmed,
 		reported:   confirmed,
 	}
+	s.dest = newDestination(dest, w.cfg.DestinationSchema, w.cfg, w.discard, s.interrupt)
+
+	return s
+}
+
+// errInterrupted ends a receive that was interrupted, so the loop looks at
+// its timers, its context and the writer's results.
+var errInterrupted = errors.New("receive interrupted")
+
+// interrupt makes a receive in progress, or the next one, return
+// errInterrupted. It is safe to call from any goroutine. The deadline is
+// moved before the flag is set, so the receive that sees the flag resets the
+// deadline after it.
+func (s *session) interrupt() {
+	_ = s.repl.Conn().SetReadDeadline(time.Now())
+	s.interrupted.Store(true)
 }
 
 // run starts replication and processes messages until ctx is canceled (then
@@ -143,14 +160,11 @@ func (s *session) run(ctx context.Context) (err error) {
 		s.position()
 	}
 
-	defer s.dest.rollback(context.WithoutCancel(ctx))
+	// Stopping the writer rolls back what it has not committed.
+	defer s.dest.close()
 
-	// A cancellation interrupts a receive in progress by moving the read
-	// deadline to now.
-	stopInterrupt := context.AfterFunc(ctx, func() {
-		s.interrupted.Store(true)
-		_ = s.repl.Conn().SetReadDeadline(time.Now())
-	})
+	// A cancellation interrupts a receive in progress.
+	stopInterrupt := context.AfterFunc(ctx, s.interrupt)
 	defer stopInterrupt()
 
 	var stopDeadline time.Time
@@ -171,13 +185,16 @@ func (s *session) run(ctx context.Context) (err error) {
 			return s.finish(ctx)
 		}
 
+		if err := s.collect(); err != nil {
+			return err
+		}
 		if err := s.tick(ctx); err != nil {
 			return err
 		}
 
 		msg, err := s.receive(ctx, stopping, stopDeadline)
 		if err != nil {
-			if pgconn.Timeout(err) || (ctx.Err() != nil && !stopping) {
+			if pgconn.Timeout(err) || errors.Is(err, errInterrupted) || (ctx.Err() != nil && !stopping) {
 				continue
 			}
 
@@ -207,14 +224,17 @@ func (s *session) receive(ctx context.Context, stopping bool, stopDeadline time.
 		deadline = stopDeadline
 	}
 
-	if s.interrupted.Swap(false) || !deadline.Equal(s.readDeadline) {
+	interrupted := s.interrupted.Swap(false)
+	if interrupted || !deadline.Equal(s.readDeadline) {
 		if err := s.repl.Conn().SetReadDeadline(deadline); err != nil {
 			return nil, fmt.Errorf("set read deadline: %w", err)
 		}
 		s.readDeadline = deadline
 	}
-	// A cancellation after this check moves the deadline again, so the
-	// receive below cannot miss it.
+	if interrupted {
+		return nil, errInterrupted
+	}
+	// A cancellation after this check interrupts the receive below.
 	if !stopping && ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -227,7 +247,7 @@ func (s *session) receive(ctx context.Context, stopping bool, stopDeadline time.
 func (s *session) tick(ctx context.Context) error {
 	now := time.Now()
 	if s.txn == nil && s.dest.due(now) {
-		if err := s.commit(ctx); err != nil {
+		if err := s.commit(); err != nil {
 			return err
 		}
 	}
@@ -294,25 +314,34 @@ func (s *session) keepalive(ctx context.Context, data []byte) error {
 	return nil
 }
 
-// commit stores the pending source transactions with their checkpoint and
-// confirms them to the source.
-func (s *session) commit(ctx context.Context) error {
-	ev, err := s.dest.commit(context.WithoutCancel(ctx))
-	if err != nil {
-		return fmt.Errorf("store transactions up to %s: %w", s.dest.pending.CommitLSN, err)
-	}
-	if ev.Transactions == 0 {
-		return nil
-	}
+// commit asks the writer to store the pending source transactions with
+// their checkpoint. They are confirmed to the source when the writer
+// reports the commit (collect).
+func (s *session) commit() error {
+	events, err := s.dest.commit()
+	s.stored(events)
 
-	cp := ev.Checkpoint
-	s.confirmed = max(s.confirmed, cp.EndLSN)
-	s.stored += ev.Rows
-	s.w.setCheckpoint(cp)
-	s.w.metrics.Flush(ev)
-	s.log.Debug("checkpoint stored", "lsn", cp.CommitLSN, "xid", cp.TransactionID, "rows", ev.Rows, "transactions", ev.Transactions)
+	return err
+}
 
-	return nil
+// collect applies the commits the writer has finished.
+func (s *session) collect() error {
+	events, err := s.dest.collect()
+	s.stored(events)
+
+	return err
+}
+
+// stored confirms the transactions of committed batches and reports them.
+func (s *session) stored(events []FlushEvent) {
+	for _, ev := range events {
+		cp := ev.Checkpoint
+		s.confirmed = max(s.confirmed, cp.EndLSN)
+		s.storedRows += ev.Rows
+		s.w.setCheckpoint(cp)
+		s.w.metrics.Flush(ev)
+		s.log.Debug("checkpoint stored", "lsn", cp.CommitLSN, "xid", cp.TransactionID, "rows", ev.Rows, "transactions", ev.Transactions)
+	}
 }
 
 // sendStatus confirms the stored position to the source.
@@ -331,8 +360,8 @@ func (s *session) sendStatus(ctx context.Context) error {
 
 	if s.confirmed > s.reported && time.Now().After(s.nextStatus) {
 		cp, _ := s.w.Checkpoint()
-		s.log.Info("position confirmed", "lsn", s.confirmed, "checkpoint", cp.CommitLSN, "xid", cp.TransactionID, "rows_stored", s.stored)
-		s.stored = 0
+		s.log.Info("position confirmed", "lsn", s.confirmed, "checkpoint", cp.CommitLSN, "xid", cp.TransactionID, "rows_stored", s.storedRows)
+		s.storedRows = 0
 	}
 	s.reported = s.confirmed
 	s.nextStatus = time.Now().Add(s.w.cfg.StatusInterval)
@@ -388,10 +417,17 @@ func (s *session) finish(ctx context.Context) error {
 	if s.txn != nil {
 		// Drop the unfinished transaction's rows: they were never confirmed,
 		// so the source sends them again.
-		s.dest.rollback(context.WithoutCancel(ctx))
+		if err := s.dest.rollback(); err != nil {
+			return err
+		}
 		s.txn = nil
 	}
-	if err := s.commit(ctx); err != nil {
+	if err := s.commit(); err != nil {
+		return err
+	}
+	events, err := s.dest.drain()
+	s.stored(events)
+	if err != nil {
 		return err
 	}
 
