@@ -33,6 +33,7 @@ bench:
 	run core 1s ./...; \
 	run capture 1s "./convert/... ./setup/..."; \
 	run capture 1x .; \
+	run entbemi 2000x ./...; \
 	run middleware/chi 1s ./...; \
 	run middleware/gin 1s ./...
 

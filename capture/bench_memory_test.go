@@ -225,4 +225,3 @@ func (l *lockedBuffer) String() string {
 
 	return l.buf.String()
 }
-

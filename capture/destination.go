@@ -170,7 +170,7 @@ func (d *destination) deadline() (time.Time, bool) {
 	return d.pendingSince.Add(d.interval), true
 }
 
-// commit asks the writer to copy the remaining rows, write the checkpoint
+// commit requests the writer to copy the remaining rows, write the checkpoint
 // of the last complete source transaction and commit. It must only be
 // called between source transactions. It waits while maxCommitsInFlight
 // commits are in flight, and returns the results that arrived meanwhile.

@@ -270,4 +270,3 @@ func queryStrings(t *testing.T, conn *pgx.Conn, sql string, args ...any) []strin
 
 	return out
 }
-

@@ -36,8 +36,8 @@ type Status struct {
 	MaxSlotWALKeepSize int64
 
 	// ReplicaIdentityProblems lists the published tables and partitions
-	// whose UPDATE and DELETE fail, or are captured without the old row,
-	// because of their replica identity.
+	// whose UPDATE and DELETE fail because of their replica identity:
+	// NOTHING, or DEFAULT without a primary key.
 	ReplicaIdentityProblems []TableProblem
 
 	// TriggerProblems lists the published tables and partitions without an

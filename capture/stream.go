@@ -314,7 +314,7 @@ func (s *session) keepalive(ctx context.Context, data []byte) error {
 	return nil
 }
 
-// commit asks the writer to store the pending source transactions with
+// commit requests the writer to store the pending source transactions with
 // their checkpoint. They are confirmed to the source when the writer
 // reports the commit (collect).
 func (s *session) commit() error {
