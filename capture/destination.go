@@ -310,6 +310,10 @@ type writer struct {
 	wake    func()
 	tx      pgx.Tx
 
+	// copyTime is the time spent on copies since the last commit, which
+	// the commit's FlushEvent.Duration includes.
+	copyTime time.Duration
+
 	requests chan writeRequest
 	results  chan FlushEvent
 
@@ -357,6 +361,8 @@ func (w *writer) run() {
 			return
 		}
 		if !req.commit {
+			w.copyTime += time.Since(start)
+
 			continue
 		}
 
@@ -418,14 +424,16 @@ func (w *writer) begin(ctx context.Context) error {
 }
 
 // commit writes the checkpoint and commits the destination transaction.
-// The event's duration counts from start, before the last copy.
+// The event's duration counts from start, before the last copy, and adds
+// the earlier copies of the same destination transaction.
 func (w *writer) commit(req writeRequest, start time.Time) (FlushEvent, error) {
 	ev := req.event
 	cp := req.checkpoint
 	if w.discard {
 		cp.UpdatedAt = time.Now()
 		ev.Checkpoint = cp
-		ev.Duration = time.Since(start)
+		ev.Duration = w.copyTime + time.Since(start)
+		w.copyTime = 0
 
 		return ev, nil
 	}
@@ -448,7 +456,8 @@ func (w *writer) commit(req writeRequest, start time.Time) (FlushEvent, error) {
 
 	cp.UpdatedAt = updatedAt
 	ev.Checkpoint = cp
-	ev.Duration = time.Since(start)
+	ev.Duration = w.copyTime + time.Since(start)
+	w.copyTime = 0
 
 	return ev, nil
 }
@@ -463,6 +472,7 @@ func (w *writer) rollback() error {
 	defer cancel()
 	err := w.tx.Rollback(ctx)
 	w.tx = nil
+	w.copyTime = 0
 	if err != nil && !errors.Is(err, pgx.ErrTxClosed) {
 		return fmt.Errorf("roll back destination transaction: %w", err)
 	}

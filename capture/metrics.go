@@ -88,8 +88,9 @@ type FlushEvent struct {
 	// Checkpoint is the position stored with the commit.
 	Checkpoint Checkpoint
 
-	// Duration is the time the destination took for the commit, including
-	// the last COPY.
+	// Duration is the time the destination took for the rows and the
+	// commit: every COPY of the destination transaction, the checkpoint and
+	// the commit.
 	Duration time.Duration
 }
 
