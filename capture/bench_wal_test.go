@@ -148,7 +148,8 @@ func timeRecvlogical(b *testing.B, cluster *pgtest.Cluster, conn *pgx.Conn, url,
 
 // timeWorker runs a worker on a copy of the template slot until it has
 // committed the given number of source transactions, and returns the time
-// from the start of Run.
+// from the start of streaming, after the worker's connections, migrations
+// and slot check, as pg_recvlogical's run has none of those.
 func timeWorker(b *testing.B, conn *pgx.Conn, cfg capture.Config, transactions int, opts ...capture.Option) time.Duration {
 	b.Helper()
 
@@ -163,7 +164,6 @@ func timeWorker(b *testing.B, conn *pgx.Conn, cfg capture.Config, transactions i
 	result := make(chan error, 1)
 	b.StartTimer()
 
-	start := time.Now()
 	go func() { result <- w.Run(ctx) }()
 	select {
 	case <-counter.done:
@@ -174,7 +174,7 @@ func timeWorker(b *testing.B, conn *pgx.Conn, cfg capture.Config, transactions i
 		cancel()
 		b.Fatalf("worker on slot %s committed %d of %d transactions in 10 minutes", cfg.Slot, counter.count(), transactions)
 	}
-	elapsed := time.Since(start)
+	elapsed := time.Since(counter.streaming())
 	b.Logf("slot %s: %s, %d destination commits took %s", cfg.Slot, elapsed.Round(time.Millisecond), counter.flushes, counter.flushTime.Round(time.Millisecond))
 
 	b.StopTimer()
@@ -188,9 +188,10 @@ func timeWorker(b *testing.B, conn *pgx.Conn, cfg capture.Config, transactions i
 }
 
 // flushCounter closes done when the committed source transactions reach
-// want.
+// want, and records when streaming started.
 type flushCounter struct {
 	mu           sync.Mutex
+	started      time.Time
 	transactions int
 	flushTime    time.Duration
 	flushes      int
@@ -212,6 +213,24 @@ func (c *flushCounter) Flush(ev capture.FlushEvent) {
 	if before < c.want && c.transactions >= c.want {
 		close(c.done)
 	}
+}
+
+func (c *flushCounter) Connected(capture.ConnectedEvent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	if c.started.IsZero() {
+		c.started = time.Now()
+	}
+}
+
+func (c *flushCounter) Disconnected(capture.DisconnectedEvent) {}
+
+func (c *flushCounter) streaming() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	return c.started
 }
 
 func (c *flushCounter) count() int {
