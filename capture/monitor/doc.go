@@ -43,11 +43,11 @@
 //
 // # Health
 //
-// /healthz answers 200 while the process runs. /readyz answers 200 while
+// /healthz returns 200 while the process runs. /readyz returns 200 while
 // the worker streams from its slot, which it then holds as the active
 // consumer, with both connections up, and its last destination commit,
 // status update or keepalive is recent (Options.ReadyMaxAge). Otherwise it
-// answers 503 with the reason and the last connection error.
+// returns 503 with the reason and the last connection error.
 //
 // # Limits
 //

@@ -11,7 +11,7 @@ import (
 
 // NotReadyError is the error of Ready: why the worker is not ready.
 type NotReadyError struct {
-	// Reason says what is missing.
+	// Reason describes what is missing.
 	Reason string
 
 	// Err is the last connection error the worker reported, if any. Its
