@@ -36,7 +36,10 @@
 //
 // Change rows are copied (COPY) into the destination in batches of at most
 // Config.MaxBatchRows rows or Config.MaxBatchBytes bytes, so a large source
-// transaction never sits whole in memory. The destination transaction also
+// transaction never sits whole in memory. A writer goroutine does the
+// copies and commits while the worker decodes the next changes; at most two
+// commits and the batches queued before them are in flight. The
+// destination transaction also
 // updates the checkpoint row in bemi.checkpoints and commits when a source
 // transaction is complete and Config.FlushInterval has passed since the
 // first uncommitted one ended, or a batch limit is reached. Small source
@@ -62,6 +65,16 @@
 // When ctx is canceled, Run reads on until the source transaction in
 // progress is complete (at most Config.DrainTimeout), commits and confirms
 // what it has, and returns nil.
+//
+// # Status and metrics
+//
+// Worker.Status reads the slot, its lag and retained WAL, the published
+// tables whose replica identity or trigger is broken, and the checkpoint,
+// on connections of its own; bemi status prints it. WithMetrics passes the
+// worker's events to a Metrics, and optionally to SessionMetrics,
+// PositionMetrics and InvalidContextMetrics; package
+// github.com/bemi-go/bemi/capture/monitor turns them into Prometheus
+// metrics and health endpoints.
 //
 // # The changes table
 //
