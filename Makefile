@@ -33,6 +33,8 @@ bench:
 	run core 1s ./...; \
 	run capture 1s "./convert/... ./setup/..."; \
 	run capture 1x .; \
+	run capture 3s ./history/...; \
+	run gormbemi 300x ./...; \
 	run entbemi 2000x ./...; \
 	run middleware/chi 1s ./...; \
 	run middleware/gin 1s ./...
