@@ -97,8 +97,8 @@
 //     key stores the new key; the old one is in before.
 //   - context: the stitched context, {} when the statement had none.
 //   - committed_at, transaction_id (the xid, informational because xids
-//     wrap), position (the commit LSN) and ordinal; unique on (database,
-//     position, ordinal).
+//     wrap), position (the commit LSN) and ordinal; unique on (position,
+//     ordinal, database).
 //
 // Config.Columns excludes columns from before and after, or masks their
 // values as MaskedValue. primary_key always holds the real key, because it
