@@ -13,6 +13,8 @@ test: vet
 	done
 
 vet:
+	@unformatted=$$(gofmt -l $(MODULES)); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	@set -e; for m in $(MODULES); do \
 		(cd $$m && GOWORK=off $(GO) vet ./...); \
 	done
