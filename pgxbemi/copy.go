@@ -55,7 +55,7 @@ func (r *runner) copyFrom(ctx context.Context, table pgx.Identifier, columns []s
 func (r *runner) copyInTx(ctx context.Context, s step, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
 	b := &pgx.Batch{}
 	b.BeginTx(pgx.TxOptions{})
-	s.queueSet(b)
+	r.queueSet(b, s)
 
 	br := r.target.SendBatch(ctx, b)
 	tx := br.Tx()
@@ -64,7 +64,7 @@ func (r *runner) copyInTx(ctx context.Context, s step, table pgx.Identifier, col
 			_ = tx.Rollback(ctx) // err is the error to return
 		}
 
-		return 0, unwrapBatchError(err)
+		return 0, err
 	}
 	if tx == nil {
 		// The target ignored Batch.BeginTx.

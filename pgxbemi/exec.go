@@ -2,7 +2,6 @@ package pgxbemi
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"github.com/bemi-go/bemi/core"
@@ -10,37 +9,122 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Statements take one of three routes:
-//
-//   - Pipelined: the default. The setting is set (and, where needed,
-//     cleared) by statements queued in one pgx batch with the statement, so
-//     the statement text and pgx's statement cache are unchanged and the
-//     call costs the round trip it costs without tracking.
-//   - Simple: Exec without arguments, which pgx sends over the simple
-//     protocol, whose text no cache holds. The context goes in a comment.
-//   - Commented: CALL, and calls with an explicit pgx.QueryExecMode or
-//     result format option, which a pgx batch cannot carry. The context goes
-//     in a comment. A procedure that commits keeps its context this way,
-//     because the comment outlives the transaction-local setting.
+// route is the way a statement's context reaches the trigger.
+type route int
+
+const (
+	// routePipelined, the default: statements queued in one pgx batch with
+	// the statement set (and where needed clear) the setting, so the
+	// statement text and pgx's statement cache are unchanged and the call
+	// costs the round trip it costs without tracking.
+	routePipelined route = iota
+
+	// routeSimple: Exec without arguments, which pgx sends over the simple
+	// protocol, whose text no cache holds. The context goes in a comment; a
+	// value left set by an earlier statement is changed by a statement in
+	// front of it in the same query string.
+	routeSimple
+
+	// routeCommented: CALL, and calls with an explicit pgx.QueryExecMode or
+	// result format option, which a pgx batch cannot carry. The context goes in a comment; a value left set by
+	// an earlier statement is cleared in a round trip of its own first. A
+	// procedure that commits keeps its context this way, because the comment
+	// outlives the transaction-local setting.
+	routeCommented
+)
+
+// routeOf returns the route of a statement sent with Exec (exec) or Query.
+func (r *runner) routeOf(sql string, args []any, exec bool) route {
+	switch {
+	case exec && len(args) == 0:
+		return routeSimple
+	case hasExecOptions(args) || isCall(sql):
+		return routeCommented
+	default:
+		return routePipelined
+	}
+}
+
+// simpleProtocol reports whether the connection sends statements over the
+// simple protocol by default.
+func (r *runner) simpleProtocol() bool {
+	m, ok := r.defaultMode()
+
+	return ok && m == pgx.QueryExecModeSimpleProtocol
+}
+
+// planRoute plans a statement on route rt.
+func (r *runner) planRoute(ctx context.Context, rt route, sql string) step {
+	payload, annotate := r.opts.payload(ctx, sql)
+	control := changesSetting(sql)
+
+	var s step
+	switch rt {
+	case routeSimple:
+		s = r.planComment(ctx, sql, payload, annotate, true)
+		// A query string may hold several statements, ROLLBACK TO
+		// SAVEPOINT among them.
+		control = control || strings.Contains(sql, ";")
+	case routeCommented:
+		s = r.planComment(ctx, sql, payload, annotate, false)
+	default:
+		// A set in front of BEGIN would last into the transaction it opens.
+		s = r.plan(ctx, payload, annotate && !control)
+	}
+	s.unknownAfter = control
+
+	return s
+}
 
 // exec runs Exec with the context of ctx.
 func (r *runner) exec(ctx context.Context, sql string, args []any) (pgconn.CommandTag, error) {
-	if len(args) == 0 {
-		return r.execSimple(ctx, sql)
+	rt := r.routeOf(sql, args, true)
+	s := r.planRoute(ctx, rt, sql)
+
+	switch {
+	case rt == routeSimple:
+		return r.execSimple(ctx, s, sql, args)
+	case rt == routeCommented:
+		if err := r.clearFirst(ctx, s); err != nil {
+			return pgconn.CommandTag{}, err
+		}
+		sql, args = r.commented(s, sql, args)
+	case s.sends():
+		return r.execPipelined(ctx, s, sql, args)
 	}
 
-	s, commented := r.planStatement(ctx, sql, args)
-	if commented {
-		return r.execCommented(ctx, s, sql, args)
-	}
-	if !s.sends() {
-		tag, err := r.target.Exec(ctx, sql, args...)
-		r.finish(s, err)
+	tag, err := r.target.Exec(ctx, sql, args...)
+	r.finish(s, err)
 
-		return tag, err
+	return tag, err
+}
+
+// execSimple sends the statement with the comment of s, after the
+// statement that sets the value of s in the same query string.
+func (r *runner) execSimple(ctx context.Context, s step, sql string, args []any) (pgconn.CommandTag, error) {
+	text := sql
+	prefix := ""
+	if s.set {
+		prefix = settingPrefix(s.value)
+		text = prefix + sql
+	}
+	if s.comment {
+		text = core.AppendComment(text, s.payload)
 	}
 
-	br := r.target.SendBatch(ctx, s.batch(sql, args))
+	tag, err := r.target.Exec(ctx, text, args...)
+	if text != sql {
+		restorePosition(err, runeCount(prefix), runeCount(sql))
+	}
+	r.finish(s, err)
+
+	return tag, err
+}
+
+// execPipelined sends the statement in a batch with the set_config
+// statements of s.
+func (r *runner) execPipelined(ctx context.Context, s step, sql string, args []any) (pgconn.CommandTag, error) {
+	br := r.target.SendBatch(ctx, r.batch(s, sql, args))
 	var err error
 	if s.set {
 		_, err = br.Exec()
@@ -52,76 +136,19 @@ func (r *runner) exec(ctx context.Context, sql string, args []any) (pgconn.Comma
 	if closeErr := br.Close(); err == nil {
 		err = closeErr
 	}
-	err = unwrapBatchError(err)
-	r.finish(s, err)
-
-	return tag, err
-}
-
-// execSimple runs Exec without arguments: pgx sends it over the simple
-// protocol, so a comment changes no cache, and a statement that changes the
-// setting can run in front of it in the same query string.
-func (r *runner) execSimple(ctx context.Context, sql string) (pgconn.CommandTag, error) {
-	payload, annotate := r.opts.payload(ctx, sql)
-	s := r.planComment(ctx, sql, payload, annotate, true)
-	// A query string may hold several statements, ROLLBACK TO SAVEPOINT
-	// among them.
-	s.unknownAfter = changesSetting(sql) || strings.Contains(sql, ";")
-
-	text := sql
-	prefix := ""
-	if s.set {
-		prefix = settingPrefix(s.value)
-		text = prefix + sql
-	}
-	if s.comment {
-		text = core.AppendComment(text, s.payload)
-	}
-
-	tag, err := r.target.Exec(ctx, text)
-	if prefix != "" {
-		shiftPosition(err, prefix)
+	if err != nil {
+		err = r.statementError(ctx, s, sql, err)
+		shiftPosition(err, r.joinedPrefix(s))
 	}
 	r.finish(s, err)
 
 	return tag, err
 }
 
-// planStatement plans a statement with arguments. commented reports that it
-// takes the commented route.
-func (r *runner) planStatement(ctx context.Context, sql string, args []any) (s step, commented bool) {
-	payload, annotate := r.opts.payload(ctx, sql)
-	if hasExecOptions(args) || isCall(sql) {
-		s = r.planComment(ctx, sql, payload, annotate, false)
-		s.unknownAfter = changesSetting(sql)
-
-		return s, true
-	}
-
-	control := changesSetting(sql)
-	s = r.plan(ctx, payload, annotate && !control)
-	s.unknownAfter = control
-
-	return s, false
-}
-
-// execCommented runs a statement on the commented route.
-func (r *runner) execCommented(ctx context.Context, s step, sql string, args []any) (pgconn.CommandTag, error) {
-	if err := r.prepareCommented(ctx, s); err != nil {
-		return pgconn.CommandTag{}, err
-	}
-
-	sql, args = r.commented(s, sql, args)
-	tag, err := r.target.Exec(ctx, sql, args...)
-	r.finish(s, err)
-
-	return tag, err
-}
-
-// prepareCommented clears a value that an earlier statement left set, in a
-// round trip of its own, so that the trigger reads the comment. On the
-// commented route the value planned is always empty.
-func (r *runner) prepareCommented(ctx context.Context, s step) error {
+// clearFirst clears a value that an earlier statement left set, in a round
+// trip of its own, so that the trigger reads the comment. On the commented
+// route the value planned is always empty.
+func (r *runner) clearFirst(ctx context.Context, s step) error {
 	if !s.set {
 		return nil
 	}
@@ -156,84 +183,98 @@ func (r *runner) commented(s step, sql string, args []any) (string, []any) {
 
 // query runs Query with the context of ctx.
 func (r *runner) query(ctx context.Context, sql string, args []any) (pgx.Rows, error) {
-	s, commented := r.planStatement(ctx, sql, args)
-	if commented {
-		if err := r.prepareCommented(ctx, s); err != nil {
+	rt := r.routeOf(sql, args, false)
+	s := r.planRoute(ctx, rt, sql)
+
+	switch {
+	case rt == routeCommented:
+		if err := r.clearFirst(ctx, s); err != nil {
 			return errRows{err: err}, err
 		}
 		sql, args = r.commented(s, sql, args)
-		rows, err := r.target.Query(ctx, sql, args...)
-		r.finish(s, err)
-
-		return rows, err
-	}
-	if !s.sends() {
-		rows, err := r.target.Query(ctx, sql, args...)
-		r.finish(s, err)
-
-		return rows, err
+	case s.sends():
+		return r.queryPipelined(ctx, s, sql, args)
 	}
 
-	return r.queryPipelined(ctx, s, sql, args)
-}
+	rows, err := r.target.Query(ctx, sql, args...)
+	r.finish(s, err)
 
-// queryPipelined sends the statement in a batch with the set_config
-// statements of s and returns its rows, which close the batch when they
-// close.
-func (r *runner) queryPipelined(ctx context.Context, s step, sql string, args []any) (pgx.Rows, error) {
-	br := r.target.SendBatch(ctx, s.batch(sql, args))
-	if s.set {
-		if _, err := br.Exec(); err != nil {
-			_ = br.Close() // err is the error to return
-			err = unwrapBatchError(err)
-			r.finish(s, err)
-
-			return errRows{err: err}, err
-		}
-	}
-
-	rows, err := br.Query()
-	if err != nil {
-		_ = br.Close() // err is the error to return
-		err = unwrapBatchError(err)
-		r.finish(s, err)
-
-		return errRows{err: err}, err
-	}
-
-	return &pipelinedRows{Rows: rows, br: br, runner: r, step: s}, nil
+	return rows, err
 }
 
 // queryRow runs QueryRow with the context of ctx. A statement sent without
 // set_config statements returns the target's own pgx.Row.
 func (r *runner) queryRow(ctx context.Context, sql string, args []any) pgx.Row {
-	s, commented := r.planStatement(ctx, sql, args)
-	if commented {
-		if err := r.prepareCommented(ctx, s); err != nil {
+	rt := r.routeOf(sql, args, false)
+	s := r.planRoute(ctx, rt, sql)
+
+	switch {
+	case rt == routeCommented:
+		if err := r.clearFirst(ctx, s); err != nil {
 			return &row{rows: errRows{err: err}}
 		}
 		sql, args = r.commented(s, sql, args)
-		row := r.target.QueryRow(ctx, sql, args...)
-		r.finish(s, nil)
-
-		return row
-	}
-	if !s.sends() {
-		row := r.target.QueryRow(ctx, sql, args...)
-		r.finish(s, nil)
-
-		return row
+	case s.sends():
+		rows, _ := r.queryPipelined(ctx, s, sql, args) // the error is in rows
+		return &row{rows: rows}
 	}
 
-	rows, _ := r.queryPipelined(ctx, s, sql, args) // the error is in rows
-	return &row{rows: rows}
+	row := r.target.QueryRow(ctx, sql, args...)
+	r.finish(s, nil)
+
+	return row
+}
+
+// queryPipelined sends the statement in a batch with the set_config
+// statements of s and returns its rows, which close the batch when they
+// close. As with Conn.Query, an error returned by the server while running
+// the statement comes from the rows' Err, not from queryPipelined.
+func (r *runner) queryPipelined(ctx context.Context, s step, sql string, args []any) (pgx.Rows, error) {
+	br := r.target.SendBatch(ctx, r.batch(s, sql, args))
+	var err error
+	if s.set {
+		_, err = br.Exec()
+	}
+	var rows pgx.Rows
+	if err == nil {
+		rows, err = br.Query()
+	}
+	if err == nil {
+		return &pipelinedRows{Rows: rows, br: br, runner: r, step: s, shift: r.joinedPrefix(s)}, nil
+	}
+
+	_ = br.Close() // err is the error to return
+	r.finish(s, err)
+	// Over the extended protocol, Conn.Query reports only failures before
+	// the statement runs, which are preprocessing errors in a batch; over
+	// the simple protocol it reports every failure before the first result.
+	reported := isPreprocessingError(err) || r.simpleProtocol()
+	err = r.statementError(ctx, s, sql, err)
+	shiftPosition(err, r.joinedPrefix(s))
+	if !reported {
+		return errRows{err: err}, nil
+	}
+
+	return errRows{err: err}, err
+}
+
+// joinedPrefix returns the number of characters that the set statement of s
+// adds in front of the statement when pgx joins a batch into one
+// simple-protocol query string, and 0 when it does not.
+func (r *runner) joinedPrefix(s step) int32 {
+	if !s.set || !r.simpleProtocol() {
+		return 0
+	}
+
+	// pgx joins the statements with "\n;".
+	return runeCount(r.setStatement(s)) + 2
 }
 
 // batch returns a pgx batch with the statement between the set_config
 // statements of s.
-func (s step) batch(sql string, args []any) *pgx.Batch {
+func (r *runner) batch(s step, sql string, args []any) *pgx.Batch {
 	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, 3)}
-	s.queueSet(b)
+	r.queueSet(b, s)
 	b.Queue(sql, args...)
 	if s.clear {
 		b.Queue(clearSQL)
@@ -242,14 +283,32 @@ func (s step) batch(sql string, args []any) *pgx.Batch {
 	return b
 }
 
-// queueSet queues the set_config statement of s, if it has one.
-func (s step) queueSet(b *pgx.Batch) {
+// queueSet queues the set_config statement of s, if it has one. Over the
+// simple protocol the value is a string constant in the statement text, so
+// that the text, and the error positions after it, do not depend on how pgx
+// quotes arguments; pgx caches no simple-protocol text.
+func (r *runner) queueSet(b *pgx.Batch, s step) {
 	switch {
 	case !s.set:
 	case len(s.value) == 0:
 		b.Queue(clearSQL)
+	case r.simpleProtocol():
+		b.Queue(settingStatement(s.value))
 	default:
 		b.Queue(setSQL, string(s.value))
+	}
+}
+
+// setStatement returns the text of the set_config statement that queueSet
+// queues for s.
+func (r *runner) setStatement(s step) string {
+	switch {
+	case len(s.value) == 0:
+		return clearSQL
+	case r.simpleProtocol():
+		return settingStatement(s.value)
+	default:
+		return setSQL
 	}
 }
 
@@ -268,29 +327,4 @@ func hasExecOptions(args []any) bool {
 	}
 
 	return false
-}
-
-// shiftPosition moves the error position of a server error from the query
-// string with prefix in front back to the statement the caller sent.
-func shiftPosition(err error, prefix string) {
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
-		return
-	}
-
-	if n := runeCount(prefix); pgErr.Position > n {
-		pgErr.Position -= n
-	}
-}
-
-// unwrapBatchError returns the error inside a pgx.ErrPreprocessingBatch: the
-// error that pgx returns when a statement sent on its own fails to prepare or
-// its arguments fail to encode.
-func unwrapBatchError(err error) error {
-	var pre pgx.ErrPreprocessingBatch
-	if errors.As(err, &pre) {
-		return pre.Unwrap()
-	}
-
-	return err
 }

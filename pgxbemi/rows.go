@@ -17,6 +17,11 @@ type pipelinedRows struct {
 	runner *runner
 	step   step
 
+	// shift is the number of characters in front of the statement in the
+	// query string, which error positions are corrected by once.
+	shift   int32
+	shifted bool
+
 	closed bool
 	err    error // error of closing the batch
 }
@@ -40,11 +45,16 @@ func (r *pipelinedRows) Close() {
 
 // Err returns the statement's error, else the error of closing the batch.
 func (r *pipelinedRows) Err() error {
-	if err := r.Rows.Err(); err != nil {
-		return err
+	err := r.Rows.Err()
+	if err == nil {
+		err = r.err
+	}
+	if err != nil && !r.shifted {
+		r.shifted = true
+		shiftPosition(err, r.shift)
 	}
 
-	return r.err
+	return err
 }
 
 func (r *pipelinedRows) closeBatch() {

@@ -88,12 +88,11 @@ func (r *runner) mode() mode {
 		return modeImplicit
 	case kindOther:
 		return modeUnknown
-	case kindTx:
-		// A Tx is used only while its transaction is open; its status is
-		// not read, because after the end of a pgxpool transaction the
-		// connection may already serve another goroutine.
-		return modeTx
 	}
+
+	// A Tx is used only while its transaction is open, so reading its
+	// connection is safe: after the end of a pgxpool transaction the
+	// connection may already serve another goroutine.
 
 	switch r.conn.TxStatus() {
 	case 'I':

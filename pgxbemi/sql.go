@@ -19,13 +19,19 @@ const (
 // value, followed by a semicolon and a newline, to run in front of sql in
 // the same query string.
 func settingPrefix(value []byte) string {
+	return settingStatement(value) + ";\n"
+}
+
+// settingStatement returns the statement that sets the setting to value,
+// with value as a string constant in the text.
+func settingStatement(value []byte) string {
 	var b strings.Builder
 	b.Grow(len(value) + 64)
 	b.WriteString("SELECT pg_catalog.set_config('")
 	b.WriteString(core.SettingName)
 	b.WriteString("', ")
 	writeLiteral(&b, value)
-	b.WriteString(", true);\n")
+	b.WriteString(", true)")
 
 	return b.String()
 }
