@@ -18,7 +18,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Run(m)
+	stopBench()
+	os.Exit(code)
+}
 
 // trackedDB is a fresh database with the sqlctest schema, Bemi's trigger
 // installed on every table, and a test_decoding slot that reads the WAL from

@@ -30,3 +30,6 @@ INSERT INTO todos (title) SELECT unnest(sqlc.arg(titles)::text[]);
 
 -- name: AddTodoThroughFunction :one
 SELECT add_todo(sqlc.arg(title)::text)::bigint AS id;
+
+-- name: SetTodoDone :exec
+UPDATE todos SET done = $2 WHERE id = $1;

@@ -129,3 +129,17 @@ func (q *Queries) RenameTodos(ctx context.Context, arg RenameTodosParams) (int64
 	}
 	return result.RowsAffected(), nil
 }
+
+const setTodoDone = `-- name: SetTodoDone :exec
+UPDATE todos SET done = $2 WHERE id = $1
+`
+
+type SetTodoDoneParams struct {
+	ID   int64
+	Done bool
+}
+
+func (q *Queries) SetTodoDone(ctx context.Context, arg SetTodoDoneParams) error {
+	_, err := q.db.Exec(ctx, setTodoDone, arg.ID, arg.Done)
+	return err
+}
