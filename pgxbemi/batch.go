@@ -73,10 +73,10 @@ func (r *runner) sendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 }
 
 // sendBatchCommented sends a batch over the simple protocol, where pgx
-// joins the statements into one query string. Every statement of the string
-// sees the string's last Bemi comment, so the comment goes at the end of the
-// last statement, after a value left set by an earlier statement has been
-// cleared in a round trip of its own.
+// joins the statements into one query string. The trigger reads the last
+// Bemi comment of the whole string for every statement in it, so the
+// comment goes at the end of the last statement. A value left set by an
+// earlier statement is cleared first, in a round trip of its own.
 func (r *runner) sendBatchCommented(ctx context.Context, b *pgx.Batch, payload []byte, annotate, unknown, opensTx bool) pgx.BatchResults {
 	queued := b.QueuedQueries
 	last := queued[len(queued)-1]

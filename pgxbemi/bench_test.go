@@ -34,7 +34,10 @@ import (
 //   - comment: Bemi installed, a Bemi comment that differs per request
 //     appended to each statement, in pgx's default statement cache mode:
 //     the approach that pgxbemi avoids.
-//   - comment-exec: the same comment, each statement sent unprepared with
+//   - comment-fixed: the same comment text for every request, which pgx
+//     prepares once: what emitting a context costs the database through
+//     any mechanism.
+//   - comment-exec: the per-request comment, each statement sent unprepared with
 //     pgx.QueryExecModeExec.
 //   - tracked-clear: pgxbemi.DB over a DBTX it does not recognize, which
 //     clears the setting after every statement it sets it for.
@@ -154,10 +157,25 @@ func (c commentDB) QueryRow(ctx context.Context, sql string, args ...any) pgx.Ro
 
 // benchVariant is one way of writing.
 type benchVariant struct {
-	name    string
-	db      func(*pgxpool.Pool) sqlctest.DBTX
-	context bool // each request carries its own context
+	name string
+	db   func(*pgxpool.Pool) sqlctest.DBTX
+
+	// context returns the context of request i; nil means no context.
+	context func(i int) context.Context
 }
+
+// requestCtx returns the context of request i for v.
+func (v benchVariant) requestCtx(i int) context.Context {
+	if v.context == nil {
+		return context.Background()
+	}
+
+	return v.context(i)
+}
+
+// sameContext is the context of every request in the comment-fixed
+// variant.
+var sameContext = requestContext(0)
 
 func plainPool(p *pgxpool.Pool) sqlctest.DBTX { return p }
 
@@ -166,23 +184,28 @@ var benchVariants = []benchVariant{
 	{
 		name:    "tracked",
 		db:      func(p *pgxpool.Pool) sqlctest.DBTX { return pgxbemi.New(p, pgxbemi.Config{}) },
-		context: true,
+		context: requestContext,
 	},
 	{name: "floor", db: plainPool},
 	{
 		name:    "comment",
 		db:      func(p *pgxpool.Pool) sqlctest.DBTX { return commentDB{Pool: p} },
-		context: true,
+		context: requestContext,
+	},
+	{
+		name:    "comment-fixed",
+		db:      func(p *pgxpool.Pool) sqlctest.DBTX { return commentDB{Pool: p} },
+		context: func(int) context.Context { return sameContext },
 	},
 	{
 		name:    "comment-exec",
 		db:      func(p *pgxpool.Pool) sqlctest.DBTX { return commentDB{Pool: p, unprepared: true} },
-		context: true,
+		context: requestContext,
 	},
 	{
 		name:    "tracked-clear",
 		db:      func(p *pgxpool.Pool) sqlctest.DBTX { return pgxbemi.New(otherDB{p}, pgxbemi.Config{}) },
-		context: true,
+		context: requestContext,
 	},
 }
 
@@ -219,11 +242,7 @@ func runVariants(b *testing.B, names []string, prepare func(b *testing.B, pool *
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				ctx := context.Background()
-				if v.context {
-					ctx = requestContext(i)
-				}
-				if err := op(q, ctx, i, ids); err != nil {
+				if err := op(q, v.requestCtx(i), i, ids); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -309,44 +328,16 @@ func BenchmarkCopy1000(b *testing.B) {
 		})
 }
 
-// BenchmarkTxInsert5 inserts 5 rows in a transaction: pgxbemi sets the
-// context with the first insert only.
-func BenchmarkTxInsert5(b *testing.B) {
-	env := benchSetup(b)
-	for _, v := range benchVariants {
-		if !contains([]string{"untracked", "tracked", "floor", "tracked-clear"}, v.name) {
-			continue
-		}
-		b.Run(v.name, func(b *testing.B) {
-			pool := env.pools[v.name]
-			db := v.db(pool)
-			beginner, ok := db.(interface {
-				Begin(context.Context) (pgx.Tx, error)
-			})
-			if !ok {
-				b.Fatalf("%T cannot begin a transaction", db)
-			}
-			q := sqlctest.New(db)
-
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range b.N {
-				ctx := context.Background()
-				if v.context {
-					ctx = requestContext(i)
-				}
-				if err := insertInTx(ctx, beginner, q); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+// insertInTx inserts 5 rows in a transaction begun on db.
+func insertInTx(ctx context.Context, db sqlctest.DBTX, q *sqlctest.Queries) error {
+	beginner, ok := db.(interface {
+		Begin(context.Context) (pgx.Tx, error)
+	})
+	if !ok {
+		return fmt.Errorf("%T cannot begin a transaction", db)
 	}
-}
 
-func insertInTx(ctx context.Context, db interface {
-	Begin(context.Context) (pgx.Tx, error)
-}, q *sqlctest.Queries) error {
-	tx, err := db.Begin(ctx)
+	tx, err := beginner.Begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -367,7 +358,7 @@ type overheadOp struct {
 	name     string
 	variants []string
 	rows     func(n int) int // rows each variant needs before it starts
-	op       func(q *sqlctest.Queries, ctx context.Context, i int, ids []int64) error
+	op       func(db sqlctest.DBTX, q *sqlctest.Queries, ctx context.Context, i int, ids []int64) error
 }
 
 // BenchmarkOverhead runs the variants of each operation in turn, request by
@@ -382,25 +373,30 @@ func BenchmarkOverhead(b *testing.B) {
 		titles[i] = fmt.Sprintf("bulk %d", i)
 		copyRows[i] = sqlctest.CopyTodosParams{Title: titles[i]}
 	}
-	all := []string{"untracked", "tracked", "floor", "comment", "comment-exec", "tracked-clear"}
+	all := []string{"untracked", "tracked", "floor", "comment", "comment-fixed", "comment-exec", "tracked-clear"}
 	ops := []overheadOp{
-		{name: "Insert", variants: all, op: func(q *sqlctest.Queries, ctx context.Context, _ int, _ []int64) error {
+		{name: "Insert", variants: all, op: func(_ sqlctest.DBTX, q *sqlctest.Queries, ctx context.Context, _ int, _ []int64) error {
 			_, err := q.CreateTodo(ctx, "benchmark")
 			return err
 		}},
-		{name: "Update", variants: all, rows: func(int) int { return 1000 }, op: func(q *sqlctest.Queries, ctx context.Context, i int, ids []int64) error {
+		{name: "Update", variants: all, rows: func(int) int { return 1000 }, op: func(_ sqlctest.DBTX, q *sqlctest.Queries, ctx context.Context, i int, ids []int64) error {
 			return q.SetTodoDone(ctx, sqlctest.SetTodoDoneParams{ID: ids[i%len(ids)], Done: i%2 == 0})
 		}},
-		{name: "Delete", variants: all, rows: func(n int) int { return n }, op: func(q *sqlctest.Queries, ctx context.Context, i int, ids []int64) error {
+		{name: "Delete", variants: all, rows: func(n int) int { return n }, op: func(_ sqlctest.DBTX, q *sqlctest.Queries, ctx context.Context, i int, ids []int64) error {
 			return q.DeleteTodo(ctx, ids[i])
 		}},
-		{name: "Insert1000", variants: all, op: func(q *sqlctest.Queries, ctx context.Context, _ int, _ []int64) error {
+		{name: "Insert1000", variants: all, op: func(_ sqlctest.DBTX, q *sqlctest.Queries, ctx context.Context, _ int, _ []int64) error {
 			_, err := q.InsertManyTodos(ctx, titles)
 			return err
 		}},
-		{name: "Copy1000", variants: []string{"untracked", "tracked", "floor", "tracked-clear"}, op: func(q *sqlctest.Queries, ctx context.Context, _ int, _ []int64) error {
+		{name: "Copy1000", variants: []string{"untracked", "tracked", "floor", "tracked-clear"}, op: func(_ sqlctest.DBTX, q *sqlctest.Queries, ctx context.Context, _ int, _ []int64) error {
 			_, err := q.CopyTodos(ctx, copyRows)
 			return err
+		}},
+		// Five inserts in a transaction: pgxbemi sets the context with the
+		// first insert only.
+		{name: "TxInsert5", variants: []string{"untracked", "tracked", "floor"}, op: func(db sqlctest.DBTX, q *sqlctest.Queries, ctx context.Context, _ int, _ []int64) error {
+			return insertInTx(ctx, db, q)
 		}},
 	}
 
@@ -420,6 +416,7 @@ func runInterleaved(b *testing.B, env *benchEnv, o overheadOp) {
 
 	type runner struct {
 		v     benchVariant
+		db    sqlctest.DBTX
 		q     *sqlctest.Queries
 		ids   []int64
 		times []time.Duration
@@ -430,7 +427,8 @@ func runInterleaved(b *testing.B, env *benchEnv, o overheadOp) {
 			continue
 		}
 		pool := env.pools[v.name]
-		r := &runner{v: v, q: sqlctest.New(v.db(pool)), times: make([]time.Duration, 0, b.N)}
+		db := v.db(pool)
+		r := &runner{v: v, db: db, q: sqlctest.New(db), times: make([]time.Duration, 0, b.N)}
 		if o.rows != nil {
 			r.ids = prepareRows(o.rows(b.N))(b, pool)
 		}
@@ -441,12 +439,9 @@ func runInterleaved(b *testing.B, env *benchEnv, o overheadOp) {
 	for i := range b.N {
 		for k := range runners {
 			r := runners[(i+k)%len(runners)]
-			reqCtx := ctx
-			if r.v.context {
-				reqCtx = requestContext(i)
-			}
+			reqCtx := r.v.requestCtx(i)
 			start := time.Now()
-			if err := o.op(r.q, reqCtx, i, r.ids); err != nil {
+			if err := o.op(r.db, r.q, reqCtx, i, r.ids); err != nil {
 				b.Fatalf("%s: %v", r.v.name, err)
 			}
 			r.times = append(r.times, time.Since(start))

@@ -8,9 +8,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// DBTX is what New wraps: *pgx.Conn, *pgxpool.Pool, *pgxpool.Conn and
-// pgx.Tx all implement it. It is the DBTX interface that sqlc generates for
-// pgx/v5, plus Begin.
+// DBTX is the interface of the values that New wraps, which *pgx.Conn,
+// *pgxpool.Pool, *pgxpool.Conn and pgx.Tx implement: the DBTX interface
+// that sqlc generates for pgx/v5, plus Begin.
 type DBTX interface {
 	Exec(ctx context.Context, sql string, arguments ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
@@ -89,9 +89,9 @@ func (db *DB) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 }
 
 // CopyFrom copies rows into a table with COPY FROM, and the copied rows
-// carry the context of ctx. Outside a transaction it runs the COPY in a
-// transaction of its own, because the COPY statement that pgx writes cannot
-// carry a comment; see the package documentation.
+// carry the context of ctx. The COPY statement that pgx writes cannot carry
+// a comment, so outside a transaction CopyFrom runs the COPY in a
+// transaction of its own, as the package documentation explains.
 func (db *DB) CopyFrom(ctx context.Context, tableName pgx.Identifier, columnNames []string, rowSrc pgx.CopyFromSource) (int64, error) {
 	if db.tx != nil {
 		return db.tx.CopyFrom(ctx, tableName, columnNames, rowSrc)

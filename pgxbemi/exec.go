@@ -20,16 +20,17 @@ const (
 	routePipelined route = iota
 
 	// routeSimple: Exec without arguments, which pgx sends over the simple
-	// protocol, whose text no cache holds. The context goes in a comment; a
+	// protocol, whose text no cache holds. The context goes in a comment. A
 	// value left set by an earlier statement is changed by a statement in
 	// front of it in the same query string.
 	routeSimple
 
 	// routeCommented: CALL, and calls with an explicit pgx.QueryExecMode or
-	// result format option, which a pgx batch cannot carry. The context goes in a comment; a value left set by
-	// an earlier statement is cleared in a round trip of its own first. A
-	// procedure that commits keeps its context this way, because the comment
-	// outlives the transaction-local setting.
+	// result format option, which a pgx batch cannot carry. The context goes
+	// in a comment. A value left set by an earlier statement is cleared
+	// first, in a round trip of its own. A procedure that commits keeps its
+	// context this way, because the comment outlives the transaction-local
+	// setting.
 	routeCommented
 )
 
@@ -245,9 +246,10 @@ func (r *runner) queryPipelined(ctx context.Context, s step, sql string, args []
 
 	_ = br.Close() // err is the error to return
 	r.finish(s, err)
-	// Over the extended protocol, Conn.Query reports only failures before
-	// the statement runs, which are preprocessing errors in a batch; over
-	// the simple protocol it reports every failure before the first result.
+	// Over the extended protocol, Conn.Query returns only the failures
+	// before the statement runs, which are preprocessing errors in a batch.
+	// Over the simple protocol it returns every failure before the first
+	// result.
 	reported := isPreprocessingError(err) || r.simpleProtocol()
 	err = r.statementError(ctx, s, sql, err)
 	shiftPosition(err, r.joinedPrefix(s))
@@ -284,9 +286,9 @@ func (r *runner) batch(s step, sql string, args []any) *pgx.Batch {
 }
 
 // queueSet queues the set_config statement of s, if it has one. Over the
-// simple protocol the value is a string constant in the statement text, so
-// that the text, and the error positions after it, do not depend on how pgx
-// quotes arguments; pgx caches no simple-protocol text.
+// simple protocol, which caches no statement text, the value is a string
+// constant in the text. That way the text, and so the error positions after
+// it, do not depend on how pgx quotes arguments.
 func (r *runner) queueSet(b *pgx.Batch, s step) {
 	switch {
 	case !s.set:

@@ -122,11 +122,11 @@ func isLetter(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_'
 }
 
-// changesSetting reports whether sql may change or end the transaction, or
-// change settings, so that the value of the setting afterwards is not known:
-// BEGIN, START, COMMIT, END, ROLLBACK (also TO SAVEPOINT, which undoes
-// set_config calls made after the savepoint), ABORT, PREPARE (TRANSACTION),
-// SET, RESET and DISCARD.
+// changesSetting reports whether sql may start or end a transaction or
+// change settings, so that the value of the setting afterwards is unknown.
+// The statements are BEGIN, START, COMMIT, END, ROLLBACK, ABORT, PREPARE
+// (TRANSACTION), SET, RESET and DISCARD. ROLLBACK TO SAVEPOINT undoes the
+// set_config calls made after the savepoint.
 func changesSetting(sql string) bool {
 	return keywordIn(firstKeyword(sql),
 		"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "PREPARE", "SET", "RESET", "DISCARD")

@@ -13,10 +13,10 @@ const stateKey = "github.com/bemi-go/bemi/pgxbemi.setting"
 // goroutine at a time, so the record needs no lock.
 //
 // Only the owner, a transaction begun through this package, leaves a value
-// set between its statements: it sees every commit, rollback and savepoint
-// rollback of its transaction. Every other DB or Tx clears what it set
-// before its call returns, so a raw ROLLBACK TO SAVEPOINT that it cannot see
-// restores an empty value at most.
+// set between its statements, because every commit, rollback and savepoint
+// rollback of its transaction goes through it. Every other DB or Tx clears
+// what it set before its call returns. A ROLLBACK TO SAVEPOINT sent past
+// them then restores an empty value at most.
 type settingState struct {
 	// owner is the transaction that may leave a value set, nil when none.
 	owner *Tx

@@ -13,9 +13,10 @@ import (
 //
 // A Tx from DB.Begin or DB.BeginTx owns its transaction: it sets the
 // transaction-local setting only when the context changes and never clears
-// it, because it sees every commit, rollback and savepoint rollback of the
-// transaction. A Tx from NewTx wraps a transaction that other code may also
-// use, so it clears what it set in the same round trip instead.
+// it, because every commit, rollback and savepoint rollback of the
+// transaction goes through it. A Tx from NewTx wraps a transaction that
+// other code may also use, so it clears what it set in the same round trip
+// instead.
 //
 // A Tx is not safe for concurrent use, as pgx.Tx is not, and must not be
 // used after it is committed or rolled back.
