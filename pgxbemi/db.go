@@ -33,8 +33,8 @@ type DB struct {
 	tx *Tx // set when DB wraps a transaction
 }
 
-// New returns db wrapped. New returns a *DB unchanged, and wraps a pgx.Tx
-// with NewTx.
+// New returns db wrapped. New returns a *DB unchanged and ignores cfg then,
+// and wraps a pgx.Tx with NewTx.
 func New(db DBTX, cfg Config) *DB {
 	switch x := db.(type) {
 	case *DB:

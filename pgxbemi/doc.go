@@ -56,11 +56,13 @@
 //
 // pgx writes the COPY statement of CopyFrom itself, so the context cannot
 // travel in the statement text. Outside a transaction, CopyFrom runs the
-// COPY in a transaction of its own, whose first round trip begins it and
-// sets the context (see below) and whose last commits it: two round trips
-// more than pgx alone. Inside a transaction, it sets the context in a round
-// trip before the COPY, and only when the transaction does not already hold
-// that context. sqlc's :copyfrom queries go through CopyFrom.
+// COPY in a transaction of its own. Its first round trip begins the
+// transaction and sets the context (see below), and its last commits it.
+// These two round trips more than pgx alone made a 1,000-row copy 8% to 12%
+// slower in the benchmarks. Inside a transaction, it sets the context in a
+// round trip before the COPY, and only when the transaction does not already
+// hold that context. A Tx from NewTx clears it in another round trip after
+// the COPY. sqlc's :copyfrom queries go through CopyFrom.
 //
 // SendBatch, which sqlc's :batchexec, :batchone and :batchmany queries use,
 // sends the context once in front of the batch's statements, in the same
@@ -72,24 +74,27 @@
 // bemi.context, or, when that is empty, from a /*Bemi ... Bemi*/ comment at
 // the end of the statement text. A comment that differs per request makes
 // every statement text new to pgx's statement cache, so pgx prepares every
-// statement again: on a shared two-core machine under load, a single-row
-// insert took 110% longer than untracked with a per-request comment, and
-// 35% longer with the comment sent unprepared (pgx.QueryExecModeExec). So
-// pgxbemi sends the setting instead:
+// statement again. Measured with fsync on, on a shared two-core virtual
+// machine under load (BenchmarkOverhead; docs/benchmarks.md in the
+// repository has the tables), single-row writes took 80% to 112% longer
+// than untracked with a per-request comment, and 39% to 48% longer with the
+// comment sent unprepared (pgx.QueryExecModeExec). So pgxbemi sends the
+// setting instead:
 //
 //   - A write runs in one pgx batch behind SELECT set_config('bemi.context',
 //     $1, true). A batch is one round trip, and one implicit transaction
 //     when no transaction is open, so the setting ends with the batch and
 //     needs no clear. The statement text, and so the statement cache, stays
-//     as it is. The same insert took 8% longer than untracked, of which the
-//     trigger and REPLICA IDENTITY FULL cost 2%; with fsync on, and a
-//     fsync-bound commit, the difference shrinks further. The benchmark page
-//     of the repository, docs/benchmarks.md, has the numbers.
+//     as it is. The same writes took 11% to 19% longer than untracked: 5% to
+//     9% for the trigger and REPLICA IDENTITY FULL alone, and the rest for
+//     the trigger's context message, which costs the same with a comment
+//     that pgx prepares once. A 1,000-row INSERT took 4% longer.
 //   - In a transaction begun through a DB, the setting is sent only when the
 //     context changes, and a statement without context after one with
-//     context clears it in its own round trip's batch. The transaction sees
-//     every savepoint rollback that undoes a setting, so it knows the value
-//     at all times; five inserts under one context cost one set_config.
+//     context clears it in the batch of its own round trip. Every savepoint
+//     rollback that undoes a setting goes through the transaction, so it
+//     knows the value at all times. Five inserts under one context cost one
+//     set_config.
 //   - A Tx from NewTx, or a DB over a transaction or over a type it does
 //     not recognize, clears the setting again at the end of each batch it
 //     sets it in, because other code may roll back a savepoint behind its
@@ -100,10 +105,12 @@
 //     batch cannot carry, also take a comment; a CALL of a procedure that
 //     commits keeps its context after the commit this way.
 //
-// Connections that pgx.QueryExecModeSimpleProtocol configures (common
+// Connections configured with pgx.QueryExecModeSimpleProtocol (common
 // behind pgbouncer) get the same batches, which pgx sends as one query
-// string. Both the setting and the comment work through pgbouncer in
-// transaction mode, because each lasts one transaction at most.
+// string. A batch of the application's own, sent with SendBatch, carries
+// a comment at its end there instead. Both the setting and the comment work
+// through pgbouncer in transaction mode, because each lasts one transaction
+// at most.
 //
 // # Limits
 //

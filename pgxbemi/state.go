@@ -30,9 +30,9 @@ type settingState struct {
 	value []byte
 }
 
-// stateOf returns the record of conn, creating it with an empty value. It
-// returns a record that is never known when conn has no CustomData map, so
-// every statement then sets the value it needs.
+// stateOf returns the record of conn, creating it with an empty value. When
+// conn has no CustomData map, it returns a record of its own that starts
+// unknown, so the first statement sets the value it needs.
 func stateOf(conn *pgconn.PgConn) *settingState {
 	data := conn.CustomData()
 	if data == nil {
