@@ -21,8 +21,21 @@ build:
 	@mkdir -p bin
 	cd capture && GOWORK=off $(GO) build -o ../bin/bemi ./cmd/bemi
 
+# bench runs each module's benchmarks with GOWORK=off, one line per module
+# (or group of packages): directory, -benchtime, packages. Micro benchmarks
+# run for the default second; the capture worker's benchmarks measure one
+# fixed workload each on clusters of their own, so they run once (1x).
+# BEMI_BENCH_SCALE=0.05 scales those workloads down for a quick check.
 bench:
-	@echo "make bench: no benchmarks yet"
+	@set -e; \
+	run() { echo "== $$1 $$3 (-benchtime=$$2)"; \
+		(cd $$1 && GOWORK=off $(GO) test -run '^$$' -bench . -benchtime=$$2 -timeout 60m $$3); }; \
+	run core 1s ./...; \
+	run capture 1s "./convert/... ./setup/..."; \
+	run capture 1x .; \
+	run entbemi 2000x ./...; \
+	run middleware/chi 1s ./...; \
+	run middleware/gin 1s ./...
 
 demo:
 	@echo "make demo: not implemented yet"

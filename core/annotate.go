@@ -35,8 +35,8 @@ func (a *Annotator) Comment(ctx context.Context, sql string) (string, error) {
 }
 
 // Payload returns the payload to send through the setting SettingName before
-// sql, and true, under the same decision as Comment; it returns false when
-// sql is sent without context. The returned slice must not be modified.
+// sql, and true, when Comment would annotate sql. It returns false when sql
+// goes without context. The returned slice must not be modified.
 func (a *Annotator) Payload(ctx context.Context, sql string) ([]byte, bool, error) {
 	if !hasFields(ctx) {
 		return nil, false, nil

@@ -18,7 +18,7 @@ type contextKey struct{}
 
 // entry is the immutable value stored in a context.Context. It is never mutated
 // after creation, so contexts derived from one request never see each other's
-// fields. The encoded form is computed at most once per entry, because every
+// fields. The entry caches its encoded form for one size limit, because every
 // statement of a request reuses it.
 type entry struct {
 	fields Fields

@@ -1,17 +1,19 @@
 package core
 
+import "strings"
+
 // maxWithDepth bounds the nesting of WITH clauses that IsWrite follows.
 // Deeper nesting counts as a write, because a missing context is worse than
 // an unneeded comment.
 const maxWithDepth = 32
 
 // IsWrite reports whether sql may change table data, so that an adapter
-// attaches the context to it. It is true when a statement in sql is one of
-// INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY ... FROM, CALL, DO or
-// EXECUTE (which may run a procedure, an anonymous code block or a prepared
-// write), a WITH query in which a common table expression or the main
-// statement is INSERT, UPDATE, DELETE or MERGE, or EXPLAIN of any of these
-// (EXPLAIN ANALYZE runs the statement).
+// attaches the context to it. It is true when a statement in sql is INSERT,
+// UPDATE, DELETE, MERGE, TRUNCATE, COPY ... FROM, CALL, DO or EXECUTE. The
+// last three may run a procedure, an anonymous code block or a prepared
+// write. It is also true for a WITH query in which a common table expression
+// or the main statement is INSERT, UPDATE, DELETE or MERGE, and for EXPLAIN
+// of any of these, because EXPLAIN ANALYZE runs the statement.
 //
 // Keywords match in any case, after whitespace, comments and opening
 // parentheses. String literals (also E'...' strings with backslash escapes),
@@ -39,8 +41,9 @@ func IsWrite(sql string) bool {
 }
 
 // statementWrites reports whether the statement that starts at the scanner's
-// position writes. It consumes the tokens it examines; when the first token
-// is not a keyword it consumes nothing.
+// position writes. It consumes the tokens it examines, except that it stops
+// before a first token other than '(' that is not a word, such as the ';' of
+// an empty statement.
 func (s *sqlScanner) statementWrites(depth int) bool {
 	if depth > maxWithDepth {
 		return true
@@ -235,20 +238,48 @@ func (s *sqlScanner) skipGroup() {
 }
 
 // skipStatement skips to just after the next semicolon outside parentheses.
-// It returns false when the text ends first.
+// It returns false when the text ends first. Only the bytes that can start a
+// literal, a comment or a parenthesis matter here, so it jumps between them
+// rather than reading every token.
 func (s *sqlScanner) skipStatement() bool {
 	depth := 0
 	for {
-		kind, text := s.next()
-		switch {
-		case kind == tokenEOF:
+		i := strings.IndexAny(s.src[s.pos:], `'"$-/();`)
+		if i < 0 {
+			s.pos = len(s.src)
+
 			return false
-		case kind == tokenPunct && text == "(":
+		}
+		s.pos += i
+
+		switch s.src[s.pos] {
+		case '\'':
+			s.pos = skipQuoted(s.src, s.pos+1, '\'', isEscapeStringPrefix(s.src, s.pos))
+		case '"':
+			s.pos = skipQuoted(s.src, s.pos+1, '"', false)
+		case '$':
+			if n := dollarTagLen(s.src[s.pos:]); n > 0 && !followsIdentPart(s.src, s.pos) {
+				s.pos = skipDollarQuoted(s.src, s.pos, n)
+			} else {
+				s.pos++
+			}
+		case '-', '/':
+			start := s.pos
+			s.skipSpace()
+			if s.pos == start {
+				s.pos++
+			}
+		case '(':
 			depth++
-		case kind == tokenPunct && text == ")":
+			s.pos++
+		case ')':
 			depth = max(depth-1, 0)
-		case kind == tokenPunct && text == ";" && depth == 0:
-			return true
+			s.pos++
+		case ';':
+			s.pos++
+			if depth == 0 {
+				return true
+			}
 		}
 	}
 }

@@ -37,7 +37,7 @@ type Encoder struct {
 //     json.RawMessage values), the byte 0x00 and bytes that are not valid
 //     UTF-8 become U+FFFD, because PostgreSQL's jsonb rejects them. Keys that
 //     become equal this way all stay in the object, in the byte order of the
-//     original keys; decoders, jsonb among them, keep the last one.
+//     original keys. Decoders, jsonb among them, keep the last one.
 //
 // A payload longer than MaxSize is truncated by this rule, and each
 // truncation is logged as a warning:
@@ -112,15 +112,24 @@ func (e *Encoder) logger() *slog.Logger {
 	return e.Logger
 }
 
-// valueEncoder appends values in the safe wire form. Common scalar types are
+// maxDirectDepth is the nesting depth up to which valueEncoder writes maps
+// and slices itself. Deeper values go through encoding/json, which reports a
+// map that contains itself as an error instead of recursing forever.
+const maxDirectDepth = 32
+
+// valueEncoder appends values in the safe wire form. Common types are
 // written directly; everything else goes through encoding/json, created on
-// first use.
+// first use, whose output is then rewritten by appendSanitized.
 type valueEncoder struct {
 	buf bytes.Buffer
 	enc *json.Encoder
 }
 
 func (v *valueEncoder) append(dst []byte, value any) ([]byte, error) {
+	return v.appendDepth(dst, value, 0)
+}
+
+func (v *valueEncoder) appendDepth(dst []byte, value any, depth int) ([]byte, error) {
 	switch x := value.(type) {
 	case nil:
 		return append(dst, "null"...), nil
@@ -140,6 +149,18 @@ func (v *valueEncoder) append(dst []byte, value any) ([]byte, error) {
 		return strconv.AppendUint(dst, uint64(x), 10), nil
 	case uint64:
 		return strconv.AppendUint(dst, x, 10), nil
+	case map[string]any:
+		if depth < maxDirectDepth {
+			return v.appendObject(dst, x, depth+1)
+		}
+	case Fields:
+		if depth < maxDirectDepth {
+			return v.appendObject(dst, x, depth+1)
+		}
+	case []any:
+		if depth < maxDirectDepth {
+			return v.appendArray(dst, x, depth+1)
+		}
 	}
 
 	if v.enc == nil {
@@ -153,4 +174,53 @@ func (v *valueEncoder) append(dst []byte, value any) ([]byte, error) {
 
 	// json.Encoder ends each value with a newline.
 	return appendSanitized(dst, bytes.TrimSuffix(v.buf.Bytes(), []byte{'\n'})), nil
+}
+
+// appendObject writes m with its keys sorted, as encoding/json does.
+func (v *valueEncoder) appendObject(dst []byte, m map[string]any, depth int) ([]byte, error) {
+	if m == nil {
+		return append(dst, "null"...), nil
+	}
+
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, k)
+		dst = append(dst, ':')
+
+		var err error
+		if dst, err = v.appendDepth(dst, m[k], depth); err != nil {
+			return dst, err
+		}
+	}
+
+	return append(dst, '}'), nil
+}
+
+func (v *valueEncoder) appendArray(dst []byte, list []any, depth int) ([]byte, error) {
+	if list == nil {
+		return append(dst, "null"...), nil
+	}
+
+	dst = append(dst, '[')
+	for i, item := range list {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+
+		var err error
+		if dst, err = v.appendDepth(dst, item, depth); err != nil {
+			return dst, err
+		}
+	}
+
+	return append(dst, ']'), nil
 }

@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -205,5 +206,63 @@ func TestEncodeDefaultLimit(t *testing.T) {
 	}
 	if logs.count() != 1 {
 		t.Errorf("%d log records, want 1", logs.count())
+	}
+}
+
+func TestEncodeNestedValues(t *testing.T) {
+	t.Parallel()
+
+	deep := map[string]any{"leaf": "/*"}
+	for i := range 40 {
+		deep = map[string]any{fmt.Sprint("level", i): []any{i, deep}}
+	}
+	tests := []struct {
+		name  string
+		value any
+	}{
+		{name: "nil map", value: map[string]any(nil)},
+		{name: "nil slice", value: []any(nil)},
+		{name: "nil fields", value: core.Fields(nil)},
+		{name: "empty containers", value: map[string]any{"m": map[string]any{}, "s": []any{}}},
+		{name: "mixed", value: map[string]any{"z": 1.25, "a": []any{"x", map[string]any{"b": nil, "a": false}}, "f": core.Fields{"k": "/"}}},
+		{name: "deeper than direct encoding", value: deep},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+
+			payload, err := (&core.Encoder{MaxSize: -1}).Encode(core.Fields{"v": tt.value})
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain, err := json.Marshal(map[string]any{"v": tt.value})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got, want any
+			if err := json.Unmarshal(payload, &got); err != nil {
+				t.Fatalf("decode payload %.200s: %v", payload, err)
+			}
+			if err := json.Unmarshal(plain, &want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("payload %.200s decodes differently from encoding/json's %.200s", payload, plain)
+			}
+		})
+	}
+}
+
+func TestEncodeCyclicMap(t *testing.T) {
+	t.Parallel()
+
+	cyclic := map[string]any{}
+	cyclic["self"] = cyclic
+	_, err := (&core.Encoder{}).Encode(core.Fields{"loop": cyclic})
+	if err == nil {
+		t.Fatal("Encode of a map that contains itself returned no error")
+	}
+	if !strings.Contains(err.Error(), `"loop"`) {
+		t.Errorf("error %q does not name the field", err)
 	}
 }

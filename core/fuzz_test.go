@@ -13,12 +13,12 @@ import (
 	"github.com/bemi-go/bemi/core"
 )
 
-// FuzzCommentRoundTrip checks the wire format for arbitrary keys and values:
-// the encoded payload survives AppendComment and ParseComment unchanged,
-// never contains a comment delimiter, leaves the statement before it
-// unchanged, is valid for jsonb, and decodes to the input after the
-// documented replacements. The expectation is computed by the model below,
-// not by the code under test.
+// FuzzCommentRoundTrip checks the wire format for arbitrary keys and values.
+// The encoded payload survives AppendComment and ParseComment unchanged and
+// never contains a comment delimiter. The statement before it stays
+// unchanged, jsonb accepts it, and it decodes to the input after the
+// documented replacements. The model below computes the expectation
+// independently of the code under test.
 func FuzzCommentRoundTrip(f *testing.F) {
 	f.Add("userId", "1", "params", []byte(`{"id":"1"}`), "INSERT INTO todo (task) VALUES ($1)")
 

@@ -33,7 +33,7 @@ func (s *sqlScanner) next() (tokenKind, string) {
 	c := s.src[start]
 	switch {
 	case c == '\'':
-		s.pos = skipQuoted(s.src, start+1, '\'', false)
+		s.pos = skipQuoted(s.src, start+1, '\'', isEscapeStringPrefix(s.src, start))
 
 		return tokenQuoted, ""
 	case c == '"':
@@ -41,12 +41,12 @@ func (s *sqlScanner) next() (tokenKind, string) {
 
 		return tokenQuoted, ""
 	case c == '$':
-		if n := dollarTagLen(s.src[start:]); n > 0 {
+		if n := dollarTagLen(s.src[start:]); n > 0 && !followsIdentPart(s.src, start) {
 			s.pos = skipDollarQuoted(s.src, start, n)
 
 			return tokenQuoted, ""
 		}
-		// A parameter such as $1.
+		// A parameter such as $1, or a '$' that is invalid here.
 		s.pos++
 		for s.pos < len(s.src) && isDigit(s.src[s.pos]) {
 			s.pos++
@@ -57,13 +57,6 @@ func (s *sqlScanner) next() (tokenKind, string) {
 		s.pos++
 		for s.pos < len(s.src) && isIdentPart(s.src[s.pos]) {
 			s.pos++
-		}
-		// E'...' is a string with backslash escapes, but only when the E
-		// stands alone: in be'x' the identifier be is followed by 'x'.
-		if s.pos == start+1 && (c == 'e' || c == 'E') && s.pos < len(s.src) && s.src[s.pos] == '\'' {
-			s.pos = skipQuoted(s.src, s.pos+1, '\'', true)
-
-			return tokenQuoted, ""
 		}
 
 		return tokenWord, s.src[start:s.pos]
@@ -170,6 +163,25 @@ func skipDollarQuoted(s string, pos, n int) int {
 	}
 
 	return pos + n + end + n
+}
+
+// isEscapeStringPrefix reports whether the quote at pos opens an E'...'
+// string: it follows a lone E or e, not the end of a longer word such as be
+// in be'x'.
+func isEscapeStringPrefix(src string, pos int) bool {
+	if pos == 0 || (src[pos-1] != 'e' && src[pos-1] != 'E') {
+		return false
+	}
+
+	return pos == 1 || !isIdentPart(src[pos-2])
+}
+
+// followsIdentPart reports whether the byte before pos can be part of an
+// identifier. A '$' there continues the identifier (a$$b is one name) and
+// never opens a dollar-quoted string. In valid SQL nothing else puts a '$'
+// right after such a byte.
+func followsIdentPart(src string, pos int) bool {
+	return pos > 0 && isIdentPart(src[pos-1])
 }
 
 // isIdentStart reports whether c can start an unquoted identifier: a letter,

@@ -51,11 +51,11 @@ func AppendComment(sql string, payload []byte) string {
 // to the first CommentEnd after it. The comment counts only when nothing
 // follows it but whitespace, semicolons, complete block comments (which nest,
 // as in PostgreSQL) and line comments without quote characters (', " and $).
-// A tracing comment appended after ours (sqlcommenter, OpenTelemetry) does not
-// hide it, while a string literal or quoted identifier that merely looks like
-// a Bemi comment is never taken as context: the literal's closing quote
-// follows the fake comment, and a line comment that hides it contains that
-// quote.
+// So a tracing comment appended after ours (sqlcommenter, OpenTelemetry) does
+// not hide it. In a statement that PostgreSQL accepts, a string literal or
+// quoted identifier that merely looks like a Bemi comment is never taken as
+// context. Its closing quote follows the fake comment, and a line comment
+// that would hide that quote contains it.
 func ParseComment(sql string) ([]byte, bool) {
 	start := strings.LastIndex(sql, CommentStart)
 	if start < 0 {

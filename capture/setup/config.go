@@ -252,7 +252,7 @@ func displayIdent(s string) string {
 	return quoteIdent(s)
 }
 
-// quoteLiteral quotes a string constant for SQL text. The E'' form keeps
+// quoteLiteral quotes a string constant for SQL text. The E'...' form keeps
 // backslashes literal under either value of standard_conforming_strings.
 func quoteLiteral(s string) string {
 	s = strings.ReplaceAll(s, `'`, `''`)

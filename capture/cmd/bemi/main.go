@@ -5,8 +5,14 @@
 //	bemi teardown   remove everything setup installed
 //	bemi capture    run the capture worker
 //	bemi status     show the slot, lag and last checkpoint
+//	bemi changes    list captured changes, filtered by table, key, time or context
+//	bemi as-of      show a record or a table as it was at a time
+//	bemi revert     undo a set of changes in one transaction (--dry-run shows the SQL)
+//	bemi snapshot   record the current rows as the baseline for as-of
 //
-// The source database comes from --database-url or $DATABASE_URL.
+// The source database comes from --database-url or $DATABASE_URL, the
+// destination of the changes table from --destination-url or
+// $BEMI_DESTINATION_URL and defaults to the source.
 package main
 
 import (
@@ -44,6 +50,10 @@ func newRootCommand() *cobra.Command {
 		newTeardownCommand(),
 		newCaptureCommand(),
 		newStatusCommand(),
+		newChangesCommand(),
+		newAsOfCommand(),
+		newRevertCommand(),
+		newSnapshotCommand(),
 	)
 
 	return root

@@ -15,8 +15,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Run(m)) }
-
 // runBemi runs the command line in process and returns its output.
 func runBemi(t *testing.T, args ...string) (string, error) {
 	t.Helper()

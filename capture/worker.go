@@ -1,0 +1,259 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/bemi-go/bemi/capture/convert"
+)
+
+// stableSession is how long a session must stream before the reconnect
+// backoff starts again from ReconnectMinDelay.
+const stableSession = 30 * time.Second
+
+// connectTimeout bounds each connection attempt.
+const connectTimeout = 15 * time.Second
+
+// Worker captures the changes of one source database through one
+// replication slot and stores them in the destination's changes table.
+// Create it with New and start it with Run. Run must not be called again
+// while it runs.
+type Worker struct {
+	cfg      Config
+	log      *slog.Logger
+	metrics  Metrics
+	registry *convert.Registry
+
+	// The optional interfaces of metrics, nil when it does not implement
+	// them.
+	sessions  SessionMetrics
+	positions PositionMetrics
+	invalid   InvalidContextMetrics
+
+	// discard drops change rows instead of writing them, for benchmarks of
+	// the decoding path (see export_test.go).
+	discard bool
+
+	mu         sync.Mutex
+	checkpoint Checkpoint
+	hasCP      bool
+}
+
+// New returns a Worker for cfg. It checks the configuration but does not
+// connect: Run does.
+func New(cfg Config, opts ...Option) (*Worker, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+
+	w := &Worker{
+		cfg:      cfg,
+		log:      slog.New(slog.DiscardHandler),
+		metrics:  noMetrics{},
+		registry: convert.NewRegistry(),
+	}
+	for _, opt := range opts {
+		opt(w)
+	}
+	w.log = w.log.With("slot", cfg.Slot)
+	w.sessions, _ = w.metrics.(SessionMetrics)
+	w.positions, _ = w.metrics.(PositionMetrics)
+	w.invalid, _ = w.metrics.(InvalidContextMetrics)
+
+	return w, nil
+}
+
+// Checkpoint returns the last checkpoint this worker stored or read at
+// start, and false before there is one.
+func (w *Worker) Checkpoint() (Checkpoint, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+
+	return w.checkpoint, w.hasCP
+}
+
+func (w *Worker) setCheckpoint(cp Checkpoint) {
+	w.mu.Lock()
+	w.checkpoint = cp
+	w.hasCP = true
+	w.mu.Unlock()
+}
+
+// Run migrates the destination, then streams changes until ctx is canceled
+// or a permanent error occurs. A lost connection to the source or the
+// destination is retried with exponential backoff, resuming from the stored
+// checkpoint. When ctx is canceled, Run finishes the source transaction in
+// progress (within DrainTimeout), commits and confirms what it read, and
+// returns nil. A missing or invalidated slot returns a *SlotError.
+func (w *Worker) Run(ctx context.Context) error {
+	w.log.Info("capture starting",
+		"publication", w.cfg.Publication,
+		"source", RedactURL(w.cfg.SourceURL),
+		"destination", RedactURL(w.cfg.DestinationURL),
+		"destination_schema", w.cfg.DestinationSchema)
+
+	migrated := false
+	attempt := 0
+	for {
+		started := time.Now()
+		err := scrubError(w.runSession(ctx, &migrated), w.cfg.SourceURL, w.cfg.DestinationURL)
+		if err == nil {
+			w.log.Info("capture stopped")
+
+			return nil
+		}
+		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || retryable(err)) {
+			// Stopping: what was not committed is read again after the next
+			// start, because it was never confirmed.
+			w.log.Info("capture stopped", "error", err)
+
+			return nil
+		}
+		cp, _ := w.Checkpoint()
+		if !retryable(err) {
+			w.log.Error("capture failed", "error", err, "checkpoint", cp.CommitLSN, "xid", cp.TransactionID)
+
+			return err
+		}
+
+		if time.Since(started) >= stableSession {
+			attempt = 0
+		}
+		attempt++
+		delay := backoff(attempt, w.cfg.ReconnectMinDelay, w.cfg.ReconnectMaxDelay)
+		w.log.Warn("connection lost, reconnecting", "error", err, "attempt", attempt, "delay", delay,
+			"checkpoint", cp.CommitLSN, "xid", cp.TransactionID)
+		w.metrics.Reconnect(ReconnectEvent{Attempt: attempt, Delay: delay, Err: err})
+
+		select {
+		case <-ctx.Done():
+			w.log.Info("capture stopped")
+
+			return nil
+		case <-time.After(delay):
+		}
+	}
+}
+
+// runSession connects, streams until an error or cancellation, and closes
+// its connections.
+func (w *Worker) runSession(ctx context.Context, migrated *bool) error {
+	dest, err := connect(ctx, w.cfg.DestinationURL)
+	if err != nil {
+		return fmt.Errorf("connect to destination: %w", err)
+	}
+	defer closeConn(dest)
+
+	if !*migrated {
+		if err := Migrate(ctx, dest, w.cfg.DestinationSchema); err != nil {
+			return fmt.Errorf("migrate destination: %w", err)
+		}
+		*migrated = true
+	}
+
+	catalog, err := connect(ctx, w.cfg.SourceURL)
+	if err != nil {
+		return fmt.Errorf("connect to source: %w", err)
+	}
+	defer closeConn(catalog)
+
+	slot, err := checkSlot(ctx, catalog, w.cfg.Slot, w.cfg.Publication)
+	if err != nil {
+		return err
+	}
+
+	cp, found, err := ReadCheckpoint(ctx, dest, w.cfg.Slot, slot.database)
+	if err != nil {
+		return err
+	}
+	if found {
+		w.setCheckpoint(cp)
+	}
+
+	repl, err := connectReplication(ctx, w.cfg.SourceURL)
+	if err != nil {
+		return fmt.Errorf("connect to source for replication: %w", err)
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = repl.Close(closeCtx)
+	}()
+
+	s := newSession(w, repl, catalog, dest, slot, cp)
+
+	return s.run(ctx)
+}
+
+func connect(ctx context.Context, url string) (*pgx.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+
+	return pgx.Connect(ctx, url)
+}
+
+func closeConn(conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = conn.Close(ctx)
+}
+
+// backoff returns the delay before reconnect attempt n (from 1): min doubled
+// per attempt up to max, less up to 20% jitter so that workers restarted
+// together do not reconnect in step.
+func backoff(n int, minDelay, maxDelay time.Duration) time.Duration {
+	d := minDelay
+	for i := 1; i < n && d < maxDelay; i++ {
+		d *= 2
+	}
+	d = min(d, maxDelay)
+
+	return d - time.Duration(rand.Int64N(int64(d)/5+1))
+}
+
+// retryable reports whether err is a lost or refused connection, or a
+// temporary server state, after which a new session may succeed. Errors in
+// the configuration, authentication, the slot or the data are permanent.
+func retryable(err error) bool {
+	var slotErr *SlotError
+	if errors.As(err, &slotErr) {
+		return false
+	}
+
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "55006": // object_in_use: the slot is still held by a previous connection
+			return true
+		case len(pgErr.Code) == 5 && (pgErr.Code[:2] == "08" || pgErr.Code[:2] == "53" || pgErr.Code[:2] == "40"):
+			// connection exception, insufficient resources, transaction rollback
+			return true
+		case pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03":
+			// admin_shutdown, crash_shutdown, cannot_connect_now
+			return true
+		}
+
+		return false
+	}
+
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || pgconn.SafeToRetry(err)
+}
