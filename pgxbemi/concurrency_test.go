@@ -72,7 +72,7 @@ func TestConcurrentContexts(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	changes := d.readWAL(t).changes
+	changes := d.changes(t, workers*5)
 	if len(changes) != workers*5 {
 		t.Fatalf("got %d changes, want %d", len(changes), workers*5)
 	}

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"strings"
-	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/bemi-go/bemi/capture"
 	"github.com/bemi-go/bemi/capture/setup"
 	"github.com/bemi-go/bemi/core"
 	"github.com/bemi-go/bemi/core/pgtest"
@@ -24,15 +24,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// trackedDB is a fresh database with the sqlctest schema, Bemi's trigger
-// installed on every table, and a test_decoding slot that reads the WAL from
-// before the test's first write.
+// trackedDB is a fresh database with the sqlctest schema and Bemi
+// installed on every table. A capture worker streams its changes into the
+// changes table until the test ends, and a second slot, with the
+// test_decoding plugin, shows the _bemi messages themselves.
 type trackedDB struct {
-	url  string
-	slot string
+	url    string
+	slot   string // the test_decoding slot
+	reader *pgx.Conn
 }
-
-var slotSeq atomic.Int64
 
 // newTrackedDB creates a trackedDB for the test.
 func newTrackedDB(t testing.TB) *trackedDB {
@@ -44,21 +44,84 @@ func newTrackedDB(t testing.TB) *trackedDB {
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
-	defer conn.Close(ctx)
+	t.Cleanup(func() { conn.Close(context.Background()) })
 
 	if _, err := conn.Exec(ctx, sqlctest.Schema); err != nil {
 		t.Fatalf("create schema: %v", err)
 	}
-	if _, err := setup.Run(ctx, conn, setup.Config{SkipSlot: true}); err != nil {
+	// Slot names are unique per cluster, and so are database names.
+	var database string
+	if err := conn.QueryRow(ctx, "SELECT current_database()").Scan(&database); err != nil {
+		t.Fatal(err)
+	}
+	workerSlot := "b" + database
+	if _, err := setup.Run(ctx, conn, setup.Config{Slot: workerSlot}); err != nil {
 		t.Fatalf("setup: %v", err)
 	}
+	t.Cleanup(func() { dropSlot(t, conn, workerSlot) })
 
-	slot := fmt.Sprintf("pgxbemi_test_%d", slotSeq.Add(1))
-	if _, err := conn.Exec(ctx, "SELECT pg_create_logical_replication_slot($1, 'test_decoding')", slot); err != nil {
+	d := &trackedDB{url: url, slot: "w" + database, reader: conn}
+	if _, err := conn.Exec(ctx, "SELECT pg_create_logical_replication_slot($1, 'test_decoding')", d.slot); err != nil {
 		t.Fatalf("create slot: %v", err)
 	}
+	t.Cleanup(func() { dropSlot(t, conn, d.slot) })
 
-	return &trackedDB{url: url, slot: slot}
+	startWorker(t, url, workerSlot)
+	waitFor(t, "the capture worker to create the changes table", func() bool {
+		var exists bool
+		err := conn.QueryRow(ctx, "SELECT to_regclass('public.changes') IS NOT NULL").Scan(&exists)
+
+		return err == nil && exists
+	})
+
+	return d
+}
+
+// startWorker runs the capture worker on slot until the test ends.
+func startWorker(t testing.TB, url, slot string) {
+	t.Helper()
+
+	w, err := capture.New(capture.Config{SourceURL: url, Slot: slot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("capture worker: %v", err)
+		}
+	})
+}
+
+// dropSlot drops a replication slot, waiting for the worker's replication
+// connection to end first.
+func dropSlot(t testing.TB, conn *pgx.Conn, slot string) {
+	t.Helper()
+
+	var err error
+	for range 50 {
+		if _, err = conn.Exec(context.Background(), "SELECT pg_drop_replication_slot($1)", slot); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("drop slot %s: %v", slot, err)
+}
+
+// waitFor polls cond for up to 30 seconds.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 30 s waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // pool opens a pool on the database, closed when the test ends.
@@ -111,75 +174,75 @@ func (d *trackedDB) exec(t testing.TB, sql string, args ...any) {
 	}
 }
 
-// walChange is one row change read from the slot with the context that the
-// WAL assigns it.
-type walChange struct {
-	xact    int    // ordinal of the change's transaction in the read
-	op      string // INSERT, UPDATE, DELETE or TRUNCATE
-	title   string // the todo title of the row (the old row for UPDATE)
-	context string // the stitched context JSON, {} without context
+// change is one row change as the capture worker stored it.
+type change struct {
+	op      string // CREATE, UPDATE, DELETE or TRUNCATE
+	title   string // the todo title of the row (the old row for UPDATE and DELETE)
+	context string // the stored context JSON, {} without context
 }
 
-// walLog is what the slot returned since the last read.
-type walLog struct {
-	changes  []walChange
-	messages []string // payloads of the _bemi messages, in WAL order
-}
-
-var (
-	titlePattern   = regexp.MustCompile(`title\[text\]:'((?:[^']|'')*)'`)
-	messagePattern = regexp.MustCompile(`^message: transactional: (\d) prefix: ([^,]*), sz: \d+ content:(.*)$`)
-	changePattern  = regexp.MustCompile(`^table [^:]+: (INSERT|UPDATE|DELETE|TRUNCATE):`)
-)
-
-// readWAL consumes the slot and stitches each change to its context with
-// core.Stitcher, the logic of the capture worker.
-func (d *trackedDB) readWAL(t testing.TB) walLog {
+// changes waits until the capture worker has stored at least want changes
+// and returns all of them in commit order.
+func (d *trackedDB) changes(t testing.TB, want int) []change {
 	t.Helper()
 	ctx := context.Background()
 
-	conn := d.conn(t)
-	rows, _ := conn.Query(ctx, "SELECT data FROM pg_logical_slot_get_changes($1, NULL, NULL, 'include-xids', '0')", d.slot)
+	count := func() int {
+		var n int
+		if err := d.reader.QueryRow(ctx, "SELECT count(*) FROM changes").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+
+		return n
+	}
+	waitFor(t, fmt.Sprintf("%d stored changes", want), func() bool { return count() >= want })
+	// Changes beyond want would arrive in the same flush.
+	time.Sleep(50 * time.Millisecond)
+
+	rows, _ := d.reader.Query(ctx, `
+		SELECT operation,
+			coalesce(CASE WHEN operation = 'CREATE' THEN after ELSE before END ->> 'title', ''),
+			context::text
+		FROM changes ORDER BY position, ordinal`)
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (change, error) {
+		var c change
+		err := row.Scan(&c.op, &c.title, &c.context)
+
+		return c, err
+	})
+	if err != nil {
+		t.Fatalf("read changes: %v", err)
+	}
+
+	return out
+}
+
+var messagePattern = regexp.MustCompile(`^message: transactional: 1 prefix: _bemi, sz: \d+ content:(.*)$`)
+
+// messages consumes the test_decoding slot and returns the payloads of the
+// _bemi messages in WAL order.
+func (d *trackedDB) messages(t testing.TB) []string {
+	t.Helper()
+
+	rows, _ := d.reader.Query(context.Background(),
+		"SELECT data FROM pg_logical_slot_get_changes($1, NULL, NULL, 'include-xids', '0')", d.slot)
 	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		t.Fatalf("read slot: %v", err)
 	}
 
-	var log walLog
-	var stitcher core.Stitcher
-	xact := 0
+	var out []string
 	for _, line := range lines {
-		switch {
-		case line == "BEGIN":
-			xact++
-			stitcher.Begin()
-		case line == "COMMIT":
-		case strings.HasPrefix(line, "message: "):
-			m := messagePattern.FindStringSubmatch(line)
-			if m == nil {
-				t.Fatalf("unexpected message line %q", line)
-			}
-			if stitcher.Message(m[2], m[1] == "1", []byte(m[3])) != core.MessageIgnored {
-				log.messages = append(log.messages, m[3])
-			}
-		default:
-			m := changePattern.FindStringSubmatch(line)
-			if m == nil {
-				t.Fatalf("unexpected WAL line %q", line)
-			}
-			c := walChange{xact: xact, op: m[1], context: string(stitcher.Context())}
-			if tm := titlePattern.FindStringSubmatch(line); tm != nil {
-				c.title = strings.ReplaceAll(tm[1], "''", "'")
-			}
-			log.changes = append(log.changes, c)
+		if m := messagePattern.FindStringSubmatch(line); m != nil {
+			out = append(out, m[1])
 		}
 	}
 
-	return log
+	return out
 }
 
 // fields returns the context of the fields as the capture worker stores it,
-// for comparison with walChange.context.
+// for comparison with change.context.
 func fields(t testing.TB, f core.Fields) string {
 	t.Helper()
 
@@ -211,11 +274,12 @@ func sameJSON(t testing.TB, a, b string) bool {
 	return string(xa) == string(ya)
 }
 
-// wantChanges compares the changes with the expected operation, title and
-// context, in order.
-func wantChanges(t testing.TB, got []walChange, want []walChange) {
+// wantChanges waits for the changes that the capture worker stores and
+// compares them with the expected operation, title and context, in order.
+func (d *trackedDB) wantChanges(t testing.TB, want []change) {
 	t.Helper()
 
+	got := d.changes(t, len(want))
 	if len(got) != len(want) {
 		t.Fatalf("got %d changes, want %d:\ngot  %+v\nwant %+v", len(got), len(want), got, want)
 	}

@@ -125,9 +125,8 @@ func TestReadsNotAnnotated(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	log := d.readWAL(t)
-	if len(log.messages) != 1 {
-		t.Errorf("got _bemi messages %q, want only the update's", log.messages)
+	if messages := d.messages(t); len(messages) != 1 {
+		t.Errorf("got _bemi messages %q, want only the update's", messages)
 	}
 }
 
@@ -175,11 +174,11 @@ func TestWriteThroughFunction(t *testing.T) {
 	}
 
 	ca := fields(t, userA)
-	wantChanges(t, d.readWAL(t).changes, []walChange{
-		{op: "INSERT", title: "plain", context: "{}"},
-		{op: "INSERT", title: "all statements", context: ca},
-		{op: "INSERT", title: "a in tx", context: ca},
-		{op: "INSERT", title: "function under b", context: "{}"},
-		{op: "INSERT", title: "function under a", context: "{}"},
+	d.wantChanges(t, []change{
+		{op: "CREATE", title: "plain", context: "{}"},
+		{op: "CREATE", title: "all statements", context: ca},
+		{op: "CREATE", title: "a in tx", context: ca},
+		{op: "CREATE", title: "function under b", context: "{}"},
+		{op: "CREATE", title: "function under a", context: "{}"},
 	})
 }

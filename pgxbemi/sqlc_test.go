@@ -75,12 +75,12 @@ func TestSqlcCreateUpdateDelete(t *testing.T) {
 				t.Fatalf("DeleteTodo: %v", err)
 			}
 
-			wantChanges(t, d.readWAL(t).changes, []walChange{
-				{op: "INSERT", title: "write tests", context: fields(t, create)},
+			d.wantChanges(t, []change{
+				{op: "CREATE", title: "write tests", context: fields(t, create)},
 				{op: "UPDATE", title: "write tests", context: fields(t, complete)},
 				{op: "UPDATE", title: "write tests", context: fields(t, rename)},
 				{op: "DELETE", title: "test", context: fields(t, remove)},
-				{op: "INSERT", title: "no context", context: "{}"},
+				{op: "CREATE", title: "no context", context: "{}"},
 				{op: "DELETE", title: "no context", context: fields(t, create)},
 			})
 		})
@@ -102,16 +102,16 @@ func TestSqlcBulkInsertOneMessage(t *testing.T) {
 		t.Fatalf("InsertManyTodos = %d, %v; want 1000 rows", n, err)
 	}
 
-	log := d.readWAL(t)
-	if len(log.messages) != 1 {
-		t.Errorf("got %d _bemi messages, want 1: %v", len(log.messages), log.messages)
+	if messages := d.messages(t); len(messages) != 1 {
+		t.Errorf("got %d _bemi messages, want 1: %v", len(messages), messages)
 	}
 	want := fields(t, core.FieldsFrom(ctx))
-	if len(log.changes) != 1000 {
-		t.Fatalf("got %d changes, want 1000", len(log.changes))
+	changes := d.changes(t, 1000)
+	if len(changes) != 1000 {
+		t.Fatalf("got %d changes, want 1000", len(changes))
 	}
-	for i, c := range log.changes {
-		if c.op != "INSERT" || !sameJSON(t, c.context, want) {
+	for i, c := range changes {
+		if c.op != "CREATE" || !sameJSON(t, c.context, want) {
 			t.Fatalf("change %d is %s with context %s, want INSERT with %s", i, c.op, c.context, want)
 		}
 	}
@@ -167,17 +167,17 @@ func TestSqlcCopyFrom(t *testing.T) {
 				}
 			}
 
-			log := d.readWAL(t)
-			if len(log.changes) != 1001 {
-				t.Fatalf("got %d changes, want 1001", len(log.changes))
+			changes := d.changes(t, 1001)
+			if len(changes) != 1001 {
+				t.Fatalf("got %d changes, want 1001", len(changes))
 			}
 			want := fields(t, core.FieldsFrom(ctx))
-			for i, c := range log.changes[:1000] {
+			for i, c := range changes[:1000] {
 				if !sameJSON(t, c.context, want) {
 					t.Fatalf("copied row %d has context %s, want %s", i, c.context, want)
 				}
 			}
-			if last := log.changes[1000]; last.title != "after copy" || last.context != "{}" {
+			if last := changes[1000]; last.title != "after copy" || last.context != "{}" {
 				t.Errorf("write after the copy is %q with context %s, want {}", last.title, last.context)
 			}
 		})
@@ -223,12 +223,12 @@ func TestSqlcBatchExec(t *testing.T) {
 			}
 
 			want := fields(t, core.FieldsFrom(ctx))
-			wantChanges(t, d.readWAL(t).changes, []walChange{
-				{op: "INSERT", title: "a", context: want},
-				{op: "INSERT", title: "b", context: want},
-				{op: "INSERT", title: "c", context: want},
-				{op: "INSERT", title: "d", context: want},
-				{op: "INSERT", title: "e", context: "{}"},
+			d.wantChanges(t, []change{
+				{op: "CREATE", title: "a", context: want},
+				{op: "CREATE", title: "b", context: want},
+				{op: "CREATE", title: "c", context: want},
+				{op: "CREATE", title: "d", context: want},
+				{op: "CREATE", title: "e", context: "{}"},
 			})
 		})
 	}

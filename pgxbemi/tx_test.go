@@ -62,18 +62,18 @@ func TestTxContextsPerStatement(t *testing.T) {
 			}
 
 			ca, cb := fields(t, userA), fields(t, userB)
-			wantChanges(t, d.readWAL(t).changes, []walChange{
-				{op: "INSERT", title: "a1", context: ca},
-				{op: "INSERT", title: "a2", context: ca},
-				{op: "INSERT", title: "b1", context: cb},
-				{op: "INSERT", title: "none1", context: "{}"},
-				{op: "INSERT", title: "a3", context: ca},
-				{op: "INSERT", title: "none2", context: "{}"},
-				{op: "INSERT", title: "none3", context: "{}"},
-				{op: "INSERT", title: "b2", context: cb},
-				{op: "INSERT", title: "simple a", context: ca},
-				{op: "INSERT", title: "simple none", context: "{}"},
-				{op: "INSERT", title: "a4", context: ca},
+			d.wantChanges(t, []change{
+				{op: "CREATE", title: "a1", context: ca},
+				{op: "CREATE", title: "a2", context: ca},
+				{op: "CREATE", title: "b1", context: cb},
+				{op: "CREATE", title: "none1", context: "{}"},
+				{op: "CREATE", title: "a3", context: ca},
+				{op: "CREATE", title: "none2", context: "{}"},
+				{op: "CREATE", title: "none3", context: "{}"},
+				{op: "CREATE", title: "b2", context: cb},
+				{op: "CREATE", title: "simple a", context: ca},
+				{op: "CREATE", title: "simple none", context: "{}"},
+				{op: "CREATE", title: "a4", context: ca},
 			})
 		})
 	}
@@ -136,14 +136,14 @@ func TestTxSavepointRollbackRestoresSetting(t *testing.T) {
 	}
 
 	ca, cb := fields(t, userA), fields(t, userB)
-	wantChanges(t, d.readWAL(t).changes, []walChange{
-		{op: "INSERT", title: "before savepoint", context: ca},
-		{op: "INSERT", title: "b after rollback", context: cb},
-		{op: "INSERT", title: "a after rollback", context: ca},
-		{op: "INSERT", title: "released", context: cb},
-		{op: "INSERT", title: "none after release", context: "{}"},
-		{op: "INSERT", title: "a after raw rollback", context: ca},
-		{op: "INSERT", title: "none after raw rollback", context: "{}"},
+	d.wantChanges(t, []change{
+		{op: "CREATE", title: "before savepoint", context: ca},
+		{op: "CREATE", title: "b after rollback", context: cb},
+		{op: "CREATE", title: "a after rollback", context: ca},
+		{op: "CREATE", title: "released", context: cb},
+		{op: "CREATE", title: "none after release", context: "{}"},
+		{op: "CREATE", title: "a after raw rollback", context: ca},
+		{op: "CREATE", title: "none after raw rollback", context: "{}"},
 	})
 }
 
@@ -178,15 +178,15 @@ func TestTxSharesConnectionWithDB(t *testing.T) {
 	mustCreate(t, q, b, "db b after commit")
 
 	ca, cb := fields(t, userA), fields(t, userB)
-	wantChanges(t, d.readWAL(t).changes, []walChange{
-		{op: "INSERT", title: "tx a", context: ca},
-		{op: "INSERT", title: "db none", context: "{}"},
-		{op: "INSERT", title: "tx a again", context: ca},
-		{op: "INSERT", title: "db b", context: cb},
-		{op: "INSERT", title: "tx a third", context: ca},
-		{op: "INSERT", title: "db a", context: ca},
-		{op: "INSERT", title: "tx none", context: "{}"},
-		{op: "INSERT", title: "db b after commit", context: cb},
+	d.wantChanges(t, []change{
+		{op: "CREATE", title: "tx a", context: ca},
+		{op: "CREATE", title: "db none", context: "{}"},
+		{op: "CREATE", title: "tx a again", context: ca},
+		{op: "CREATE", title: "db b", context: cb},
+		{op: "CREATE", title: "tx a third", context: ca},
+		{op: "CREATE", title: "db a", context: ca},
+		{op: "CREATE", title: "tx none", context: "{}"},
+		{op: "CREATE", title: "db b after commit", context: cb},
 	})
 }
 
@@ -224,10 +224,10 @@ func TestNewTxRawSavepoints(t *testing.T) {
 	}
 
 	ca := fields(t, userA)
-	wantChanges(t, d.readWAL(t).changes, []walChange{
-		{op: "INSERT", title: "a1", context: ca},
-		{op: "INSERT", title: "none", context: "{}"},
-		{op: "INSERT", title: "a2", context: ca},
+	d.wantChanges(t, []change{
+		{op: "CREATE", title: "a1", context: ca},
+		{op: "CREATE", title: "none", context: "{}"},
+		{op: "CREATE", title: "a2", context: ca},
 	})
 }
 
@@ -308,10 +308,10 @@ func TestBatchBeginTx(t *testing.T) {
 	}
 
 	ca := fields(t, userA)
-	wantChanges(t, d.readWAL(t).changes, []walChange{
-		{op: "INSERT", title: "in batch", context: ca},
-		{op: "INSERT", title: "none in tx", context: "{}"},
-		{op: "INSERT", title: "a in tx", context: ca},
+	d.wantChanges(t, []change{
+		{op: "CREATE", title: "in batch", context: ca},
+		{op: "CREATE", title: "none in tx", context: "{}"},
+		{op: "CREATE", title: "a in tx", context: ca},
 	})
 }
 
