@@ -36,6 +36,7 @@ bench:
 	run capture 1s "./convert/... ./setup/..."; \
 	run capture 1x .; \
 	run capture 3s ./history/...; \
+	run pgxbemi 1000x ./...; \
 	run gormbemi 300x ./...; \
 	run entbemi 2000x ./...; \
 	run middleware/chi 1s ./...; \
