@@ -13,6 +13,8 @@ test: vet
 	done
 
 vet:
+	@unformatted=$$(gofmt -l $(MODULES)); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	@set -e; for m in $(MODULES); do \
 		(cd $$m && GOWORK=off $(GO) vet ./...); \
 	done
@@ -21,8 +23,24 @@ build:
 	@mkdir -p bin
 	cd capture && GOWORK=off $(GO) build -o ../bin/bemi ./cmd/bemi
 
+# bench runs each module's benchmarks with GOWORK=off, one line per module
+# (or group of packages): directory, -benchtime, packages. Micro benchmarks
+# run for the default second; the capture worker's benchmarks measure one
+# fixed workload each on clusters of their own, so they run once (1x).
+# BEMI_BENCH_SCALE=0.05 scales those workloads down for a quick check.
 bench:
-	@echo "make bench: no benchmarks yet"
+	@set -e; \
+	run() { echo "== $$1 $$3 (-benchtime=$$2)"; \
+		(cd $$1 && GOWORK=off $(GO) test -run '^$$' -bench . -benchtime=$$2 -timeout 60m $$3); }; \
+	run core 1s ./...; \
+	run capture 1s "./convert/... ./setup/..."; \
+	run capture 1x .; \
+	run capture 3s ./history/...; \
+	run pgxbemi 1000x ./...; \
+	run gormbemi 300x ./...; \
+	run entbemi 2000x ./...; \
+	run middleware/chi 1s ./...; \
+	run middleware/gin 1s ./...
 
 # demo starts a throwaway PostgreSQL (or uses $DATABASE_URL), runs the todo
 # service with its capture worker, plays the Bemi README's scenario, prints

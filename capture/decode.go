@@ -42,14 +42,14 @@ func (s *session) handleWAL(ctx context.Context, xld pglogrepl.XLogData) error {
 	case *pglogrepl.LogicalDecodingMessage:
 		s.message(m)
 	case *pglogrepl.InsertMessage:
-		return s.change(wctx, m.RelationID, core.OperationCreate, nil, m.Tuple, false)
+		return s.change(m.RelationID, core.OperationCreate, nil, m.Tuple, false)
 	case *pglogrepl.UpdateMessage:
-		return s.change(wctx, m.RelationID, core.OperationUpdate, m.OldTuple, m.NewTuple, m.OldTupleType == pglogrepl.UpdateMessageTupleTypeKey)
+		return s.change(m.RelationID, core.OperationUpdate, m.OldTuple, m.NewTuple, m.OldTupleType == pglogrepl.UpdateMessageTupleTypeKey)
 	case *pglogrepl.DeleteMessage:
-		return s.change(wctx, m.RelationID, core.OperationDelete, m.OldTuple, nil, m.OldTupleType == pglogrepl.DeleteMessageTupleTypeKey)
+		return s.change(m.RelationID, core.OperationDelete, m.OldTuple, nil, m.OldTupleType == pglogrepl.DeleteMessageTupleTypeKey)
 	case *pglogrepl.TruncateMessage:
 		for _, id := range m.RelationIDs {
-			if err := s.change(wctx, id, core.OperationTruncate, nil, nil, false); err != nil {
+			if err := s.change(id, core.OperationTruncate, nil, nil, false); err != nil {
 				return err
 			}
 		}
@@ -88,11 +88,14 @@ func (s *session) message(m *pglogrepl.LogicalDecodingMessage) {
 	if s.stitcher.Message(m.Prefix, m.Transactional, content) == core.MessageInvalid {
 		s.log.Warn("context message is not a JSON object: kept as text under "+core.InvalidContextKey,
 			"xid", s.txn.xid, "lsn", m.LSN, "size", len(content))
+		if s.w.invalid != nil {
+			s.w.invalid.InvalidContext(InvalidContextEvent{TransactionID: s.txn.xid, LSN: m.LSN, Size: len(content)})
+		}
 	}
 }
 
 // change builds one change row and adds it to the destination.
-func (s *session) change(ctx context.Context, relID uint32, op core.Operation, oldTuple, newTuple *pglogrepl.TupleData, oldKeyOnly bool) error {
+func (s *session) change(relID uint32, op core.Operation, oldTuple, newTuple *pglogrepl.TupleData, oldKeyOnly bool) error {
 	if s.txn == nil {
 		return fmt.Errorf("decode %s: change outside a transaction", op)
 	}
@@ -137,9 +140,10 @@ func (s *session) change(ctx context.Context, relID uint32, op core.Operation, o
 	}
 	s.txn.ordinal++
 
-	s.w.metrics.Change(ChangeEvent{Schema: rel.schema, Table: rel.table, Operation: op, HasContext: !bytes.Equal(stitched, emptyObject)})
+	hasContext := !bytes.Equal(stitched, emptyObject)
+	s.w.metrics.Change(ChangeEvent{Schema: rel.schema, Table: rel.table, Operation: op, HasContext: hasContext})
 
-	if err := s.dest.add(ctx, row, len(before)+len(after)+len(stitched)); err != nil {
+	if err := s.dest.add(row, len(before)+len(after)+len(stitched), op, hasContext); err != nil {
 		return fmt.Errorf("store transaction %d committed at %s: %w", s.txn.xid, s.txn.commitLSN, err)
 	}
 
@@ -182,7 +186,7 @@ func (s *session) commitSource(ctx context.Context, m *pglogrepl.CommitMessage) 
 	}, time.Now())
 
 	if s.dest.due(time.Now()) {
-		return s.commit(ctx)
+		return s.commit()
 	}
 
 	return nil

@@ -2,16 +2,24 @@ package capture
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/bemi-go/bemi/core"
 )
 
 // writeTimeout bounds one destination write (a COPY batch or a commit).
 // Writes run without the caller's cancellation, so a stop never interrupts
 // one half-way.
 const writeTimeout = time.Minute
+
+// maxCommitsInFlight bounds the destination commits requested from the
+// writer and not yet reported back. With the rows of the copies queued
+// before them, it bounds the memory of rows waiting to be written.
+const maxCommitsInFlight = 2
 
 // changeColumns are the changes table columns the worker writes; id and
 // created_at take their defaults.
@@ -21,92 +29,108 @@ var changeColumns = []string{
 	"committed_at", "queued_at", "transaction_id", "position", "ordinal",
 }
 
-// destination writes change rows and checkpoints. Rows are buffered up to
-// the batch limits, copied into one open destination transaction, and
-// committed together with the checkpoint of the last complete source
-// transaction they contain. It is used by one goroutine.
+// destination batches change rows for the destination. It is used by the
+// session's goroutine, and hands each batch to a writer goroutine, so the
+// session decodes the next changes while the destination writes. Rows are
+// buffered up to the batch limits, copied into one open destination
+// transaction, and committed together with the checkpoint of the last
+// complete source transaction they contain.
 type destination struct {
-	conn  *pgx.Conn
-	table pgx.Identifier
-
 	maxRows  int
 	maxBytes int
 	interval time.Duration
 
-	tx pgx.Tx
+	w *writer
 
-	// buffered holds rows not yet copied, and bufferedBytes their JSON size.
+	// buffered holds rows not yet handed to the writer, and bufferedBytes
+	// their JSON size.
 	buffered      [][]any
 	bufferedBytes int
 
-	// txRows counts the rows copied or buffered since the last commit, and
-	// txTransactions the complete source transactions among them.
+	// txRows counts the rows handed over or buffered since the last commit
+	// request, and txTransactions the complete source transactions among
+	// them. counts breaks txRows down for FlushEvent.
 	txRows         int
 	txTransactions int
+	counts         rowCounts
 
 	// pending is the checkpoint of the last complete source transaction
-	// since the last commit, and pendingSince the time the first of them
-	// completed. hasPending is false when there is none.
+	// since the last commit request, and pendingSince the time the first of
+	// them completed. hasPending is false when there is none.
 	pending      Checkpoint
 	hasPending   bool
 	pendingSince time.Time
+
+	// inFlight counts the commit requests not yet reported back.
+	inFlight int
 }
 
-func newDestination(conn *pgx.Conn, schema string, cfg Config) *destination {
+// rowCounts counts change rows by operation and context.
+type rowCounts struct {
+	created, updated, deleted, truncated, withContext int
+}
+
+func (c *rowCounts) add(op core.Operation, hasContext bool) {
+	switch op {
+	case core.OperationCreate:
+		c.created++
+	case core.OperationUpdate:
+		c.updated++
+	case core.OperationDelete:
+		c.deleted++
+	case core.OperationTruncate:
+		c.truncated++
+	}
+	if hasContext {
+		c.withContext++
+	}
+}
+
+// newDestination starts a writer on conn. With discard, the writer drops
+// rows and checkpoints instead of writing them, so a benchmark can measure
+// everything but the destination. wake is called from the writer's
+// goroutine after each commit, so the session collects the result soon.
+func newDestination(conn *pgx.Conn, schema string, cfg Config, discard bool, wake func()) *destination {
 	return &destination{
-		conn:     conn,
-		table:    pgx.Identifier{schema, "changes"},
 		maxRows:  cfg.MaxBatchRows,
 		maxBytes: cfg.MaxBatchBytes,
 		interval: cfg.FlushInterval,
+		w:        startWriter(conn, pgx.Identifier{schema, "changes"}, discard, wake),
 	}
 }
 
-// add buffers one change row and copies the buffer into the open
-// destination transaction when it reaches a batch limit.
-func (d *destination) add(ctx context.Context, row []any, size int) error {
+// add buffers one change row and hands the buffer to the writer when it
+// reaches a batch limit.
+func (d *destination) add(row []any, size int, op core.Operation, hasContext bool) error {
 	d.buffered = append(d.buffered, row)
 	d.bufferedBytes += size
 	d.txRows++
+	d.counts.add(op, hasContext)
 
 	if len(d.buffered) >= d.maxRows || d.bufferedBytes >= d.maxBytes {
-		return d.copyBuffered(ctx)
+		return d.send(writeRequest{rows: d.takeBuffer()})
 	}
 
 	return nil
 }
 
-// copyBuffered copies the buffered rows into the destination transaction,
-// beginning it when needed.
-func (d *destination) copyBuffered(ctx context.Context) error {
-	if len(d.buffered) == 0 {
-		return nil
-	}
-
-	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
-	defer cancel()
-
-	if d.tx == nil {
-		tx, err := d.conn.Begin(ctx)
-		if err != nil {
-			return fmt.Errorf("begin destination transaction: %w", err)
-		}
-		d.tx = tx
-	}
-
-	n, err := d.tx.CopyFrom(ctx, d.table, changeColumns, pgx.CopyFromRows(d.buffered))
-	if err != nil {
-		return fmt.Errorf("copy %d rows into %s: %w", len(d.buffered), d.table.Sanitize(), err)
-	}
-	if int(n) != len(d.buffered) {
-		return fmt.Errorf("copy into %s: stored %d of %d rows", d.table.Sanitize(), n, len(d.buffered))
-	}
-
-	clear(d.buffered)
-	d.buffered = d.buffered[:0]
+func (d *destination) takeBuffer() [][]any {
+	rows := d.buffered
+	d.buffered = make([][]any, 0, d.maxRows)
 	d.bufferedBytes = 0
 
-	return nil
+	return rows
+}
+
+// send queues a request for the writer, or returns the writer's error when
+// it has stopped.
+func (d *destination) send(req writeRequest) error {
+	select {
+	case d.w.requests <- req:
+		return nil
+	case <-d.w.done:
+		return d.w.err
+	}
 }
 
 // sourceCommitted records that every row of the source transaction cp has
@@ -120,10 +144,10 @@ func (d *destination) sourceCommitted(cp Checkpoint, now time.Time) {
 	d.txTransactions++
 }
 
-// empty reports whether nothing is waiting to be committed: no rows and no
-// completed source transaction.
+// empty reports whether nothing is waiting to be stored: no rows, no
+// completed source transaction and no commit in flight.
 func (d *destination) empty() bool {
-	return !d.hasPending && d.txRows == 0
+	return !d.hasPending && d.txRows == 0 && d.inFlight == 0
 }
 
 // due reports whether the completed source transactions should be committed
@@ -146,64 +170,312 @@ func (d *destination) deadline() (time.Time, bool) {
 	return d.pendingSince.Add(d.interval), true
 }
 
-// commit copies the remaining rows, writes the checkpoint and commits the
-// destination transaction. It must only be called between source
-// transactions. It returns the stored checkpoint and the number of rows and
-// source transactions committed.
-func (d *destination) commit(ctx context.Context) (FlushEvent, error) {
-	start := time.Now()
+// commit requests the writer to copy the remaining rows, write the checkpoint
+// of the last complete source transaction and commit. It must only be
+// called between source transactions. It waits while maxCommitsInFlight
+// commits are in flight, and returns the results that arrived meanwhile.
+func (d *destination) commit() ([]FlushEvent, error) {
 	if !d.hasPending {
-		return FlushEvent{}, nil
+		return nil, nil
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
-	defer cancel()
-
-	if err := d.copyBuffered(ctx); err != nil {
-		return FlushEvent{}, err
-	}
-	if d.tx == nil {
-		tx, err := d.conn.Begin(ctx)
+	var events []FlushEvent
+	for d.inFlight >= maxCommitsInFlight {
+		ev, err := d.wait()
 		if err != nil {
-			return FlushEvent{}, fmt.Errorf("begin destination transaction: %w", err)
+			return events, err
 		}
-		d.tx = tx
+		events = append(events, ev)
 	}
 
-	cp := d.pending
-	updatedAt, err := writeCheckpoint(ctx, d.tx, cp)
-	if err != nil {
-		return FlushEvent{}, err
+	req := writeRequest{
+		rows:       d.takeBuffer(),
+		commit:     true,
+		checkpoint: d.pending,
+		event: FlushEvent{
+			Rows:         d.txRows,
+			Transactions: d.txTransactions,
+			Created:      d.counts.created,
+			Updated:      d.counts.updated,
+			Deleted:      d.counts.deleted,
+			Truncated:    d.counts.truncated,
+			WithContext:  d.counts.withContext,
+		},
 	}
-	if err := d.tx.Commit(ctx); err != nil {
-		d.tx = nil
-
-		return FlushEvent{}, fmt.Errorf("commit destination transaction at %s: %w", cp.CommitLSN, err)
+	if err := d.send(req); err != nil {
+		return events, err
 	}
-	cp.UpdatedAt = updatedAt
+	d.inFlight++
+	d.resetBatch()
 
-	ev := FlushEvent{Rows: d.txRows, Transactions: d.txTransactions, Checkpoint: cp, Duration: time.Since(start)}
-	d.reset()
-
-	return ev, nil
+	return events, nil
 }
 
-// rollback abandons the open destination transaction and everything
-// buffered. The source will send those transactions again, because they
-// were never confirmed.
-func (d *destination) rollback(ctx context.Context) {
-	if d.tx != nil {
-		_ = d.tx.Rollback(ctx)
+// collect returns the commits the writer finished, without waiting.
+func (d *destination) collect() ([]FlushEvent, error) {
+	var events []FlushEvent
+	for {
+		select {
+		case ev := <-d.w.results:
+			d.inFlight--
+			events = append(events, ev)
+		default:
+			select {
+			case <-d.w.done:
+				return events, d.w.err
+			default:
+				return events, nil
+			}
+		}
 	}
-	d.reset()
 }
 
-func (d *destination) reset() {
-	d.tx = nil
+// wait returns the next commit result, waiting for it.
+func (d *destination) wait() (FlushEvent, error) {
+	select {
+	case ev := <-d.w.results:
+		d.inFlight--
+
+		return ev, nil
+	case <-d.w.done:
+		// Results sent before the writer stopped come first.
+		select {
+		case ev := <-d.w.results:
+			d.inFlight--
+
+			return ev, nil
+		default:
+			return FlushEvent{}, d.w.err
+		}
+	}
+}
+
+// drain waits for every commit in flight and returns their results.
+func (d *destination) drain() ([]FlushEvent, error) {
+	var events []FlushEvent
+	for d.inFlight > 0 {
+		ev, err := d.wait()
+		if err != nil {
+			return events, err
+		}
+		events = append(events, ev)
+	}
+
+	return events, nil
+}
+
+// rollback abandons everything not yet committed: the rows buffered here
+// and those in the writer's open transaction. The source sends those
+// transactions again, because they were never confirmed. Commits already
+// requested are still made.
+func (d *destination) rollback() error {
+	d.resetBatch()
+
+	return d.send(writeRequest{rollback: true})
+}
+
+// close stops the writer, which rolls back its open transaction, and waits
+// for it.
+func (d *destination) close() {
+	d.w.stop()
+}
+
+func (d *destination) resetBatch() {
 	clear(d.buffered)
 	d.buffered = d.buffered[:0]
 	d.bufferedBytes = 0
 	d.txRows = 0
 	d.txTransactions = 0
+	d.counts = rowCounts{}
 	d.hasPending = false
+}
+
+// writeRequest is one step for the writer: copy rows into the open
+// destination transaction, then commit it with checkpoint when commit is
+// set, or roll it back when rollback is set.
+type writeRequest struct {
+	rows       [][]any
+	commit     bool
+	checkpoint Checkpoint
+	event      FlushEvent
+	rollback   bool
+}
+
+// writer owns the destination connection and writes the requests in order
+// on its own goroutine.
+type writer struct {
+	conn    *pgx.Conn
+	table   pgx.Identifier
+	discard bool
+	wake    func()
+	tx      pgx.Tx
+
+	// copyTime is the time spent on copies since the last commit, which
+	// the commit's FlushEvent.Duration includes.
+	copyTime time.Duration
+
+	requests chan writeRequest
+	results  chan FlushEvent
+
+	// done is closed when the writer stops; err is the error that stopped
+	// it, or nil after stop.
+	done chan struct{}
+	err  error
+}
+
+func startWriter(conn *pgx.Conn, table pgx.Identifier, discard bool, wake func()) *writer {
+	w := &writer{
+		conn:    conn,
+		table:   table,
+		discard: discard,
+		wake:    wake,
+		// Copies take no result, commits at most maxCommitsInFlight.
+		requests: make(chan writeRequest, maxCommitsInFlight),
+		results:  make(chan FlushEvent, maxCommitsInFlight),
+		done:     make(chan struct{}),
+	}
+	go w.run()
+
+	return w
+}
+
+func (w *writer) run() {
+	defer close(w.done)
+	defer func() { _ = w.rollback() }()
+
+	for req := range w.requests {
+		if req.rollback {
+			if err := w.rollback(); err != nil {
+				w.err = err
+
+				return
+			}
+
+			continue
+		}
+
+		start := time.Now()
+		if err := w.copy(req.rows); err != nil {
+			w.err = err
+
+			return
+		}
+		if !req.commit {
+			w.copyTime += time.Since(start)
+
+			continue
+		}
+
+		ev, err := w.commit(req, start)
+		if err != nil {
+			w.err = fmt.Errorf("store transactions up to %s: %w", req.checkpoint.CommitLSN, err)
+
+			return
+		}
+		w.results <- ev
+		if w.wake != nil {
+			w.wake()
+		}
+	}
+}
+
+// stop ends the writer after the queued requests and waits for it.
+func (w *writer) stop() {
+	close(w.requests)
+	<-w.done
+}
+
+// copy copies rows into the destination transaction, beginning it when
+// needed.
+func (w *writer) copy(rows [][]any) error {
+	if len(rows) == 0 || w.discard {
+		return nil
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+
+	if err := w.begin(ctx); err != nil {
+		return err
+	}
+	n, err := w.tx.CopyFrom(ctx, w.table, changeColumns, pgx.CopyFromRows(rows))
+	if err != nil {
+		return fmt.Errorf("copy %d rows into %s: %w", len(rows), w.table.Sanitize(), err)
+	}
+	if int(n) != len(rows) {
+		return fmt.Errorf("copy into %s: stored %d of %d rows", w.table.Sanitize(), n, len(rows))
+	}
+
+	return nil
+}
+
+func (w *writer) begin(ctx context.Context) error {
+	if w.tx != nil {
+		return nil
+	}
+
+	tx, err := w.conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin destination transaction: %w", err)
+	}
+	w.tx = tx
+
+	return nil
+}
+
+// commit writes the checkpoint and commits the destination transaction.
+// The event's duration counts from start, before the last copy, and adds
+// the earlier copies of the same destination transaction.
+func (w *writer) commit(req writeRequest, start time.Time) (FlushEvent, error) {
+	ev := req.event
+	cp := req.checkpoint
+	if w.discard {
+		cp.UpdatedAt = time.Now()
+		ev.Checkpoint = cp
+		ev.Duration = w.copyTime + time.Since(start)
+		w.copyTime = 0
+
+		return ev, nil
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+
+	if err := w.begin(ctx); err != nil {
+		return ev, err
+	}
+	updatedAt, err := writeCheckpoint(ctx, w.tx, cp)
+	if err != nil {
+		return ev, err
+	}
+	err = w.tx.Commit(ctx)
+	w.tx = nil
+	if err != nil {
+		return ev, fmt.Errorf("commit destination transaction at %s: %w", cp.CommitLSN, err)
+	}
+
+	cp.UpdatedAt = updatedAt
+	ev.Checkpoint = cp
+	ev.Duration = w.copyTime + time.Since(start)
+	w.copyTime = 0
+
+	return ev, nil
+}
+
+// rollback abandons the open destination transaction.
+func (w *writer) rollback() error {
+	if w.tx == nil {
+		return nil
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := w.tx.Rollback(ctx)
+	w.tx = nil
+	w.copyTime = 0
+	if err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+		return fmt.Errorf("roll back destination transaction: %w", err)
+	}
+
+	return nil
 }

@@ -36,7 +36,10 @@
 //
 // Change rows are copied (COPY) into the destination in batches of at most
 // Config.MaxBatchRows rows or Config.MaxBatchBytes bytes, so a large source
-// transaction never sits whole in memory. The destination transaction also
+// transaction never sits whole in memory. A writer goroutine does the
+// copies and commits while the worker decodes the next changes; at most two
+// commits and the batches queued before them are in flight. The
+// destination transaction also
 // updates the checkpoint row in bemi.checkpoints and commits when a source
 // transaction is complete and Config.FlushInterval has passed since the
 // first uncommitted one ended, or a batch limit is reached. Small source
@@ -63,6 +66,16 @@
 // progress is complete (at most Config.DrainTimeout), commits and confirms
 // what it has, and returns nil.
 //
+// # Status and metrics
+//
+// Worker.Status reads the slot, its lag and retained WAL, the published
+// tables whose replica identity or trigger is broken, and the checkpoint,
+// on connections of its own; bemi status prints it. WithMetrics passes the
+// worker's events to a Metrics, and optionally to SessionMetrics,
+// PositionMetrics and InvalidContextMetrics; package
+// github.com/bemi-go/bemi/capture/monitor turns them into Prometheus
+// metrics and health endpoints.
+//
 // # The changes table
 //
 // Migrate (run by Run at start) creates the changes table in
@@ -84,8 +97,8 @@
 //     key stores the new key; the old one is in before.
 //   - context: the stitched context, {} when the statement had none.
 //   - committed_at, transaction_id (the xid, informational because xids
-//     wrap), position (the commit LSN) and ordinal; unique on (database,
-//     position, ordinal).
+//     wrap), position (the commit LSN) and ordinal; unique on (position,
+//     ordinal, database).
 //
 // Config.Columns excludes columns from before and after, or masks their
 // values as MaskedValue. primary_key always holds the real key, because it

@@ -3,6 +3,8 @@ package capture
 import (
 	"time"
 
+	"github.com/jackc/pglogrepl"
+
 	"github.com/bemi-go/bemi/core"
 )
 
@@ -10,8 +12,14 @@ import (
 // its own goroutine, one at a time, so an implementation must return quickly
 // and must not block. The methods take structs so fields can be added later
 // without breaking implementations.
+//
+// A Metrics may also implement SessionMetrics, PositionMetrics and
+// InvalidContextMetrics; New detects them once by type assertion. The
+// package github.com/bemi-go/bemi/capture/monitor implements all of them
+// with Prometheus collectors.
 type Metrics interface {
-	// Change is called for each change decoded and stitched.
+	// Change is called for each change decoded and stitched. A change may be
+	// decoded again after a reconnect, so count stored changes from Flush.
 	Change(ChangeEvent)
 
 	// Flush is called after each destination commit.
@@ -19,6 +27,37 @@ type Metrics interface {
 
 	// Reconnect is called before each reconnect attempt.
 	Reconnect(ReconnectEvent)
+}
+
+// SessionMetrics is an optional interface of a Metrics that follows the
+// worker's connections.
+type SessionMetrics interface {
+	// Connected is called when the worker has connected to the source and
+	// the destination and started streaming from the slot, which is then
+	// active.
+	Connected(ConnectedEvent)
+
+	// Disconnected is called when that streaming session ends, after an
+	// error or a stop.
+	Disconnected(DisconnectedEvent)
+}
+
+// PositionMetrics is an optional interface of a Metrics that follows the
+// replication positions. When a Metrics implements it, the worker reads the
+// source's current WAL position once per Config.StatusInterval.
+type PositionMetrics interface {
+	// Position is called after each standby status update the worker sends
+	// and each keepalive it receives.
+	Position(PositionEvent)
+}
+
+// InvalidContextMetrics is an optional interface of a Metrics that counts
+// context payloads that are not JSON objects.
+type InvalidContextMetrics interface {
+	// InvalidContext is called for each _bemi message whose payload is not
+	// a JSON object. Its changes keep the payload as text under
+	// core.InvalidContextKey.
+	InvalidContext(InvalidContextEvent)
 }
 
 // ChangeEvent describes one decoded change.
@@ -38,11 +77,20 @@ type FlushEvent struct {
 	Rows         int
 	Transactions int
 
+	// Created, Updated, Deleted and Truncated count the committed rows by
+	// operation, and WithContext the rows whose context is not {}.
+	Created     int
+	Updated     int
+	Deleted     int
+	Truncated   int
+	WithContext int
+
 	// Checkpoint is the position stored with the commit.
 	Checkpoint Checkpoint
 
-	// Duration is the time the destination took for the commit, including
-	// the last COPY.
+	// Duration is the time the destination took for the rows and the
+	// commit: every COPY of the destination transaction, the checkpoint and
+	// the commit.
 	Duration time.Duration
 }
 
@@ -51,6 +99,55 @@ type ReconnectEvent struct {
 	Attempt int
 	Delay   time.Duration
 	Err     error
+}
+
+// ConnectedEvent describes the start of a streaming session.
+type ConnectedEvent struct {
+	// Slot is the replication slot and Database the source database.
+	Slot     string
+	Database string
+
+	// Start is the position streaming started from.
+	Start pglogrepl.LSN
+}
+
+// DisconnectedEvent describes the end of a streaming session.
+type DisconnectedEvent struct {
+	// Err is the error that ended the session, nil after a clean stop.
+	Err error
+}
+
+// PositionEvent describes the replication positions at one moment.
+type PositionEvent struct {
+	// ServerWALEnd is the highest WAL position known on the source: the
+	// last pg_current_wal_lsn() the worker read, or a keepalive's position
+	// when that is higher. It is zero until the first of them.
+	ServerWALEnd pglogrepl.LSN
+
+	// Confirmed is the position confirmed to the slot: every change before
+	// it is stored.
+	Confirmed pglogrepl.LSN
+
+	// Time is when the position was observed.
+	Time time.Time
+}
+
+// Lag returns the WAL in bytes between Confirmed and ServerWALEnd, or 0 when
+// the confirmed position is ahead, as it is until the first reading.
+func (e PositionEvent) Lag() uint64 {
+	if e.ServerWALEnd <= e.Confirmed {
+		return 0
+	}
+
+	return uint64(e.ServerWALEnd - e.Confirmed)
+}
+
+// InvalidContextEvent describes a _bemi message whose payload is not a JSON
+// object. It carries the size, never the payload.
+type InvalidContextEvent struct {
+	TransactionID uint32
+	LSN           pglogrepl.LSN
+	Size          int
 }
 
 // noMetrics drops every event.

@@ -59,7 +59,8 @@ CREATE TABLE %[1]s.changes (
 	transaction_id bigint NOT NULL,
 	position bigint NOT NULL,
 	ordinal integer NOT NULL,
-	CONSTRAINT changes_position_key UNIQUE (database, position, ordinal)
+	-- position leads, so the key also serves lookups of one transaction.
+	CONSTRAINT changes_position_key UNIQUE (position, ordinal, database)
 );
 
 CREATE INDEX changes_table_primary_key_committed_at_idx
@@ -68,12 +69,11 @@ CREATE INDEX changes_committed_at_idx ON %[1]s.changes (committed_at);
 CREATE INDEX changes_context_idx ON %[1]s.changes USING gin (context jsonb_path_ops);
 `},
 	// Version 2 serves the history package: the changes of one transaction
-	// by commit LSN or by xid, and an UPDATE that changed a row's primary
+	// by xid (by commit LSN, changes_position_key serves), and an UPDATE that changed a row's primary
 	// key, found by the row's old content (it is stored under the new key).
 	// CREATE INDEX blocks the worker's own writes while it builds, so on a
 	// large changes table the first start after an upgrade takes longer.
 	{version: 2, sql: `
-CREATE INDEX changes_position_idx ON %[1]s.changes (position);
 CREATE INDEX changes_transaction_id_idx ON %[1]s.changes (transaction_id);
 CREATE INDEX changes_before_md5_idx ON %[1]s.changes (md5(before::text)) WHERE operation = 'UPDATE';
 `},

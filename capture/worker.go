@@ -35,6 +35,16 @@ type Worker struct {
 	metrics  Metrics
 	registry *convert.Registry
 
+	// The optional interfaces of metrics, nil when it does not implement
+	// them.
+	sessions  SessionMetrics
+	positions PositionMetrics
+	invalid   InvalidContextMetrics
+
+	// discard drops change rows instead of writing them, for benchmarks of
+	// the decoding path (see export_test.go).
+	discard bool
+
 	mu         sync.Mutex
 	checkpoint Checkpoint
 	hasCP      bool
@@ -58,6 +68,9 @@ func New(cfg Config, opts ...Option) (*Worker, error) {
 		opt(w)
 	}
 	w.log = w.log.With("slot", cfg.Slot)
+	w.sessions, _ = w.metrics.(SessionMetrics)
+	w.positions, _ = w.metrics.(PositionMetrics)
+	w.invalid, _ = w.metrics.(InvalidContextMetrics)
 
 	return w, nil
 }

@@ -56,7 +56,6 @@ func newSource(t *testing.T, schema string, rules map[string]capture.ColumnRule)
 	s.reader = history.NewReader(connect(t, dbURL), history.Config{})
 	s.waitSynced() // the worker has created the changes table
 
-
 	return s
 }
 

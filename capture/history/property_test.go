@@ -105,8 +105,8 @@ func TestAsOfMatchesMomentsOfRandomWorkload(t *testing.T) {
 	w := &workload{
 		t: t, s: s, rng: rand.New(rand.NewPCG(seed, seed>>1|1)),
 		accounts: map[int64]bool{1: true, 2: true, 3: true, 4: true, 5: true}, nextAccount: 100,
-		members:  map[[2]string]bool{{"acme", "1"}: true, {"acme", "2"}: true, {`be"ta`, "1"}: true}, nextUser: 100,
-		keys:     map[string]map[string]*keyHistory{"accounts": {}, "memberships": {}},
+		members: map[[2]string]bool{{"acme", "1"}: true, {"acme", "2"}: true, {`be"ta`, "1"}: true}, nextUser: 100,
+		keys: map[string]map[string]*keyHistory{"accounts": {}, "memberships": {}},
 	}
 
 	var moments []moment

@@ -190,4 +190,3 @@ func scanChange(row pgx.Row) (core.Change, error) {
 
 	return c, nil
 }
-

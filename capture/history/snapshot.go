@@ -316,7 +316,7 @@ func temporarySlotName() string {
 
 // quoteLiteral quotes s as a SQL string literal that means the same
 // whatever standard_conforming_strings is: a string with a backslash is
-// written in the E'' form with the backslashes doubled.
+// written in the E'...' form with the backslashes doubled.
 func quoteLiteral(s string) string {
 	quoted := "'" + strings.ReplaceAll(s, "'", "''") + "'"
 	if !strings.Contains(s, `\`) {

@@ -187,4 +187,3 @@ GROUP BY s.id ORDER BY s.taken_at DESC, s.id DESC`)
 
 	return out, nil
 }
-

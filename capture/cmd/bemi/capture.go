@@ -1,14 +1,22 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/bemi-go/bemi/capture"
+	"github.com/bemi-go/bemi/capture/monitor"
 )
 
 func newCaptureCommand() *cobra.Command {
@@ -20,62 +28,126 @@ replication slot that bemi setup created, stitch each to the context of its
 statement, and store them in the changes table of the destination.
 
 The worker runs until SIGTERM or SIGINT, then finishes the transaction in
-progress, confirms what it stored and exits with status 0.`,
+progress, confirms what it stored and exits with status 0.
+
+With --listen it serves Prometheus metrics on /metrics, and /healthz and
+/readyz for health checks, over plain HTTP without authentication: listen on
+a loopback or private address only.`,
+		Args: cobra.NoArgs,
 		RunE: runCapture,
 	}
 
+	addWorkerFlags(cmd)
+	f := cmd.Flags()
+	f.String("log-level", "info", "log level: debug, info, warn or error")
+	f.String("listen", "", "address for /metrics, /healthz and /readyz, such as 127.0.0.1:9187 (default off)")
+
+	return cmd
+}
+
+// addWorkerFlags adds the flags that name the worker's databases, slot and
+// publication, which bemi capture and bemi status share.
+func addWorkerFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.String("destination-url", "", "destination database URL for the changes table (default $BEMI_DESTINATION_URL, else the source)")
 	f.String("slot", capture.DefaultSlot, "logical replication slot name")
 	f.String("publication", capture.DefaultPublication, "publication name")
 	f.String("destination-schema", capture.DefaultDestinationSchema, "schema of the changes table in the destination")
-	f.String("log-level", "info", "log level: debug, info, warn or error")
+}
 
-	return cmd
+// workerConfig reads the flags of addWorkerFlags and the source URL.
+func workerConfig(cmd *cobra.Command) (capture.Config, error) {
+	source, err := sourceURL(cmd)
+	if err != nil {
+		return capture.Config{}, err
+	}
+
+	f := cmd.Flags()
+	cfg := capture.Config{SourceURL: source}
+	cfg.DestinationURL, _ = f.GetString("destination-url")
+	if cfg.DestinationURL == "" {
+		cfg.DestinationURL = os.Getenv("BEMI_DESTINATION_URL")
+	}
+	cfg.Slot, _ = f.GetString("slot")
+	cfg.Publication, _ = f.GetString("publication")
+	cfg.DestinationSchema, _ = f.GetString("destination-schema")
+
+	return cfg, nil
 }
 
 func runCapture(cmd *cobra.Command, args []string) error {
-	source, err := sourceURL(cmd)
+	cfg, err := workerConfig(cmd)
 	if err != nil {
 		return err
 	}
 
 	f := cmd.Flags()
-	destination, _ := f.GetString("destination-url")
-	if destination == "" {
-		destination = os.Getenv("BEMI_DESTINATION_URL")
-	}
-	slot, _ := f.GetString("slot")
-	publication, _ := f.GetString("publication")
-	schema, _ := f.GetString("destination-schema")
 	levelName, _ := f.GetString("log-level")
-
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(strings.ToUpper(levelName))); err != nil {
-		return err
+		return fmt.Errorf("invalid --log-level %q: use debug, info, warn or error", levelName)
 	}
 	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	opts := []capture.Option{capture.WithLogger(logger)}
 
-	w, err := capture.New(capture.Config{
-		SourceURL:         source,
-		DestinationURL:    destination,
-		Slot:              slot,
-		Publication:       publication,
-		DestinationSchema: schema,
-	}, capture.WithLogger(logger))
-	if err != nil {
-		return err
+	listen, _ := f.GetString("listen")
+	var stopServer func()
+	if listen != "" {
+		mon, stop, err := serveMonitor(listen, logger)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, capture.WithMetrics(mon))
+		stopServer = stop
 	}
 
-	return w.Run(cmd.Context())
+	w, err := capture.New(cfg, opts...)
+	if err == nil {
+		err = w.Run(cmd.Context())
+	}
+	if stopServer != nil {
+		stopServer()
+	}
+
+	return err
 }
 
-func newStatusCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "status",
-		Short: "Show the replication slot, lag and last checkpoint",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("status: not implemented yet")
-		},
+// serveMonitor starts the metrics and health server on addr with a
+// registry of its own, and returns the Monitor for the worker and a
+// function that stops the server.
+func serveMonitor(addr string, logger *slog.Logger) (*monitor.Monitor, func(), error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mon, err := monitor.New(reg, monitor.Options{})
+	if err != nil {
+		return nil, nil, err
 	}
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on --listen address %q: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           mon.Handler(reg),
+		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics server failed", "addr", ln.Addr().String(), "error", err)
+		}
+	}()
+	logger.Info("serving metrics and health checks", "addr", ln.Addr().String(),
+		"paths", "/metrics /healthz /readyz")
+
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}
+
+	return mon, stop, nil
 }
