@@ -181,4 +181,3 @@ func contextFields(h http.Header, params any) core.Fields {
 
 	return fields
 }
-
