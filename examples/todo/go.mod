@@ -30,6 +30,7 @@ require (
 
 require (
 	github.com/bemi-go/bemi/entbemi v0.0.0
+	github.com/bemi-go/bemi/pgxbemi v0.0.0
 	github.com/bytedance/gopkg v0.1.3 // indirect
 	github.com/bytedance/sonic v1.15.0 // indirect
 	github.com/bytedance/sonic/loader v0.5.0 // indirect
@@ -62,9 +63,9 @@ require (
 	golang.org/x/crypto v0.48.0 // indirect
 	golang.org/x/net v0.51.0 // indirect
 	golang.org/x/sync v0.23.0 // indirect
-	golang.org/x/sys v0.41.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
-	google.golang.org/protobuf v1.36.10 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 replace (
@@ -73,4 +74,5 @@ replace (
 	github.com/bemi-go/bemi/entbemi => ../../entbemi
 	github.com/bemi-go/bemi/middleware/chi => ../../middleware/chi
 	github.com/bemi-go/bemi/middleware/gin => ../../middleware/gin
+	github.com/bemi-go/bemi/pgxbemi => ../../pgxbemi
 )
