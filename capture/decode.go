@@ -134,6 +134,7 @@ func (s *session) change(relID uint32, op core.Operation, oldTuple, newTuple *pg
 
 	stitched := s.stitcher.Context()
 	row := []any{
+		changeID(s.database, uint64(s.txn.commitLSN), s.txn.ordinal, s.txn.committedAt),
 		s.database, rel.schema, rel.table, key, string(op),
 		before, after, []byte(stitched),
 		s.txn.committedAt, time.Now(), int64(s.txn.xid), int64(s.txn.commitLSN), s.txn.ordinal,

@@ -21,10 +21,10 @@ const writeTimeout = time.Minute
 // before them, it bounds the memory of rows waiting to be written.
 const maxCommitsInFlight = 2
 
-// changeColumns are the changes table columns the worker writes; id and
-// created_at take their defaults.
+// changeColumns are the changes table columns the worker writes;
+// created_at takes its default.
 var changeColumns = []string{
-	"database", "schema", "table", "primary_key", "operation",
+	"id", "database", "schema", "table", "primary_key", "operation",
 	"before", "after", "context",
 	"committed_at", "queued_at", "transaction_id", "position", "ordinal",
 }

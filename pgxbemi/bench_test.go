@@ -41,6 +41,10 @@ import (
 //     pgx.QueryExecModeExec.
 //   - tracked-clear: pgxbemi.DB over a DBTX it does not recognize, which
 //     clears the setting after every statement it sets it for.
+//   - per-row: the design of Bemi's own per-row trigger, for reference: a
+//     FOR EACH ROW trigger that reads the per-request comment and emits one
+//     message per row, REPLICA IDENTITY FULL, and the comment per request in
+//     pgx's default cache mode.
 
 // benchEnv is the durable cluster and a pool per variant.
 type benchEnv struct {
@@ -85,7 +89,11 @@ func startBench() (*benchEnv, error) {
 		if err := cluster.Exec(url, sqlctest.Schema); err != nil {
 			return env, err
 		}
-		if v.name != "untracked" {
+		if v.name == "per-row" {
+			if err := cluster.Exec(url, perRowTriggerSQL); err != nil {
+				return env, err
+			}
+		} else if v.name != "untracked" {
 			conn, err := pgx.Connect(ctx, url)
 			if err != nil {
 				return env, err
@@ -103,6 +111,37 @@ func startBench() (*benchEnv, error) {
 
 	return env, nil
 }
+
+// perRowTriggerSQL installs, on every table of schema public, a row-level
+// trigger that emits the statement's Bemi comment once per row, the way
+// Bemi's trigger for its other libraries works, so the benchmark can show
+// what a statement-level trigger saves.
+const perRowTriggerSQL = `
+CREATE FUNCTION per_row_context() RETURNS trigger LANGUAGE plpgsql AS $f$
+DECLARE
+    payload text := split_part(split_part(current_query(), '/*Bemi ', 2), ' Bemi*/', 1);
+BEGIN
+    IF payload <> '' THEN
+        PERFORM pg_logical_emit_message(true, '_bemi', payload);
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END
+$f$;
+DO $d$
+DECLARE
+    t text;
+BEGIN
+    FOR t IN SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' LOOP
+        EXECUTE 'ALTER TABLE ' || t || ' REPLICA IDENTITY FULL';
+        EXECUTE 'CREATE TRIGGER per_row_context BEFORE INSERT OR UPDATE OR DELETE ON ' || t
+            || ' FOR EACH ROW EXECUTE FUNCTION per_row_context()';
+    END LOOP;
+END
+$d$;
+`
 
 // stopBench closes the pools and stops the durable cluster, if a benchmark
 // started it.
@@ -200,6 +239,11 @@ var benchVariants = []benchVariant{
 	{
 		name:    "comment-exec",
 		db:      func(p *pgxpool.Pool) sqlctest.DBTX { return commentDB{Pool: p, unprepared: true} },
+		context: requestContext,
+	},
+	{
+		name:    "per-row",
+		db:      func(p *pgxpool.Pool) sqlctest.DBTX { return commentDB{Pool: p} },
 		context: requestContext,
 	},
 	{
@@ -373,7 +417,7 @@ func BenchmarkOverhead(b *testing.B) {
 		titles[i] = fmt.Sprintf("bulk %d", i)
 		copyRows[i] = sqlctest.CopyTodosParams{Title: titles[i]}
 	}
-	all := []string{"untracked", "tracked", "floor", "comment", "comment-fixed", "comment-exec", "tracked-clear"}
+	all := []string{"untracked", "tracked", "floor", "comment", "comment-fixed", "comment-exec", "tracked-clear", "per-row"}
 	ops := []overheadOp{
 		{name: "Insert", variants: all, op: func(_ sqlctest.DBTX, q *sqlctest.Queries, ctx context.Context, _ int, _ []int64) error {
 			_, err := q.CreateTodo(ctx, "benchmark")
