@@ -431,6 +431,13 @@ func (s *session) finish(ctx context.Context) error {
 		return err
 	}
 
+	// The receive loop leaves its own read deadline on the connection, which
+	// may have passed already; the handshake below is bounded by sctx.
+	if err := s.repl.Conn().SetReadDeadline(time.Time{}); err != nil {
+		return fmt.Errorf("clear read deadline: %w", err)
+	}
+	s.readDeadline = time.Time{}
+
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := s.sendStatus(sctx); err != nil {
