@@ -187,7 +187,7 @@ func (w *Worker) Status(ctx context.Context) (Status, error) {
 		return Status{}, scrubError(err, w.cfg.SourceURL)
 	}
 	if !st.SetupFound && !st.Slot.Found && !st.Publication.Found {
-		return st, fmt.Errorf("status of database %q: %w: no schema bemi, no publication %q and no replication slot %q: run bemi setup",
+		return st, fmt.Errorf("status of database %q: %w: no bemi.config table, no publication %q and no replication slot %q: run bemi setup",
 			st.Database, ErrSetupNotFound, w.cfg.Publication, w.cfg.Slot)
 	}
 

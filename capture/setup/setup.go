@@ -87,10 +87,11 @@ func install(ctx context.Context, tx pgx.Tx, s server, r resolved, report *Repor
 		return fmt.Errorf("setup: take advisory lock: %w", err)
 	}
 
-	var schemaExists, publicationExists, emitPublic bool
+	var schemaExists, configExists, publicationExists, emitPublic bool
 	var comment *string
 	err := tx.QueryRow(ctx, `
 SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'bemi'),
+       to_regclass('bemi.config') IS NOT NULL,
        (SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = 'bemi'),
        EXISTS (SELECT FROM pg_publication WHERE pubname = $1),
        -- PostgreSQL 17 adds an optional fourth argument, so match by name.
@@ -99,7 +100,7 @@ SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'bemi'),
         FROM pg_proc p
         WHERE p.proname = 'pg_logical_emit_message' AND p.pronamespace = 'pg_catalog'::regnamespace
           AND p.proargtypes[2] = 'text'::regtype)`,
-		r.publication).Scan(&schemaExists, &comment, &publicationExists, &emitPublic)
+		r.publication).Scan(&schemaExists, &configExists, &comment, &publicationExists, &emitPublic)
 	if err != nil {
 		return fmt.Errorf("setup: inspect installed objects: %w", err)
 	}
@@ -112,11 +113,11 @@ SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'bemi'),
 			"so grant it to every application role")
 	}
 
-	if comment == nil || *comment != schemaComment() {
+	if comment == nil || *comment != schemaComment() || !configExists {
 		if _, err := tx.Exec(ctx, objectsSQL+"\n"+commentSQL()); err != nil {
 			return fmt.Errorf("setup: install schema bemi: %w", err)
 		}
-		if schemaExists {
+		if schemaExists && configExists {
 			report.Actions = append(report.Actions, "upgrade the functions in schema bemi to version "+objectsVersion)
 		} else {
 			report.Actions = append(report.Actions, "create schema bemi with its functions, version "+objectsVersion)

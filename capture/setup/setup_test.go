@@ -369,7 +369,28 @@ func TestTeardownKeepsForeignObjectsInSchema(t *testing.T) {
 	if queryBool(t, conn, `SELECT to_regprocedure('bemi.capture_context()') IS NOT NULL`) {
 		t.Error("teardown left bemi.capture_context")
 	}
+	if !strings.Contains(report.Warnings[0], "bemi.worker_state") {
+		t.Errorf("warning %q does not name the table left behind", report.Warnings[0])
+	}
 	assertUntracked(t, conn, "todos")
+
+	again, err := Teardown(context.Background(), conn, cfg)
+	if err != nil {
+		t.Fatalf("second Teardown: %v", err)
+	}
+	if !again.NothingToDo() {
+		t.Errorf("second teardown actions = %q, want none", again.Actions)
+	}
+
+	// The capture worker keeps its checkpoints in schema bemi, so setup must
+	// install itself again next to them.
+	mustRun(t, conn, cfg)
+	if !queryBool(t, conn, `SELECT to_regprocedure('bemi.capture_context()') IS NOT NULL`) {
+		t.Error("setup after teardown did not install bemi.capture_context")
+	}
+	if queryBool(t, conn, `SELECT count(*) = 0 FROM pg_trigger WHERE tgname = '_bemi_context'`) {
+		t.Error("setup after teardown installed no trigger")
+	}
 }
 
 func TestTeardownActiveSlot(t *testing.T) {

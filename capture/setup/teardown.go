@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -82,11 +83,13 @@ func uninstall(ctx context.Context, tx pgx.Tx, s server, report *Report) (string
 		return "", fmt.Errorf("setup: take advisory lock: %w", err)
 	}
 
-	var schemaExists bool
-	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'bemi')").Scan(&schemaExists); err != nil {
+	// Schema bemi may exist without setup's objects: the capture worker
+	// keeps its checkpoints there, and a teardown leaves them.
+	var installed bool
+	if err := tx.QueryRow(ctx, "SELECT to_regclass('bemi.config') IS NOT NULL").Scan(&installed); err != nil {
 		return "", fmt.Errorf("setup: inspect installed objects: %w", err)
 	}
-	if !schemaExists {
+	if !installed {
 		return "", nil
 	}
 
@@ -147,7 +150,22 @@ SELECT EXISTS (SELECT FROM pg_event_trigger WHERE evtname = 'bemi_track_tables')
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &pgErr) && pgErr.Code == dependentObjectsStillExist:
-		report.Warnings = append(report.Warnings, "schema bemi was left in place because it holds objects that setup did not create")
+		// The schema's comment marks setup's installed version: clear it, so
+		// a later setup installs its objects again.
+		if _, err := tx.Exec(ctx, "COMMENT ON SCHEMA bemi IS NULL"); err != nil {
+			return "", fmt.Errorf("setup: clear the comment of schema bemi: %w", err)
+		}
+		var others []string
+		if err := tx.QueryRow(ctx, `
+SELECT coalesce(array_agg(format('%I.%I', n.nspname, c.relname) ORDER BY c.relname), '{}')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'bemi' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`).Scan(&others); err != nil {
+			return "", fmt.Errorf("setup: list the objects left in schema bemi: %w", err)
+		}
+		report.Warnings = append(report.Warnings, fmt.Sprintf("schema bemi was left in place because it holds objects "+
+			"that setup did not create: %s (bemi.checkpoints, bemi.migrations and bemi.snapshot* belong to the capture "+
+			"worker and bemi snapshot; DROP SCHEMA bemi CASCADE removes them when the worker is retired)",
+			strings.Join(others, ", ")))
 	case err != nil:
 		return "", fmt.Errorf("setup: drop schema bemi: %w", err)
 	default:
