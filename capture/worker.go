@@ -133,7 +133,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		attempt++
 		delay := backoff(attempt, w.cfg.ReconnectMinDelay, w.cfg.ReconnectMaxDelay)
-		w.log.Warn("connection lost, reconnecting", "error", err, "attempt", attempt, "delay", delay,
+		msg := "connection lost, reconnecting"
+		if slotInUse(err) {
+			// Another worker reads the slot: wait for it to stop, which is
+			// how a standby worker takes over.
+			msg = "replication slot is active in another process, retrying"
+		}
+		w.log.Warn(msg, "slot", w.cfg.Slot, "error", err, "attempt", attempt, "delay", delay,
 			"checkpoint", cp.CommitLSN, "xid", cp.TransactionID)
 		w.metrics.Reconnect(ReconnectEvent{Attempt: attempt, Delay: delay, Err: err})
 
@@ -256,4 +262,12 @@ func retryable(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EPIPE) || pgconn.SafeToRetry(err)
+}
+
+// slotInUse reports whether err is PostgreSQL's object_in_use error, which
+// START_REPLICATION returns while another process holds the slot.
+func slotInUse(err error) bool {
+	var pgErr *pgconn.PgError
+
+	return errors.As(err, &pgErr) && pgErr.Code == "55006"
 }
