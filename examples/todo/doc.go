@@ -59,12 +59,11 @@
 //
 // # Stores and routers
 //
-// --store picks the data layer: ent (an ent client with the entbemi
-// driver), sqlc (sqlc-generated queries on a pgx pool wrapped by pgxbemi),
-// or manual (pgx, sending the context through a transaction-local setting
-// in a pgx batch with each write, as the adapters do). The store built on
-// the GORM plugin joins when that plugin is available. The default is gorm
-// once it is available, ent until then.
+// --store picks the data layer: gorm (GORM with the gormbemi plugin, the
+// default), ent (an ent client with the entbemi driver), sqlc
+// (sqlc-generated queries on a pgx pool wrapped by pgxbemi), or manual (pgx,
+// sending the context through a transaction-local setting in a pgx batch
+// with each write, as the adapters do).
 // --router picks chi (middleware/chi) or gin (middleware/gin).
 //
 // # Limits

@@ -10,6 +10,13 @@ require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/jackc/pgx/v5 v5.13.0
+	gorm.io/driver/postgres v1.6.3
+	gorm.io/gorm v1.31.2
+)
+
+require (
+	github.com/jinzhu/inflection v1.0.0 // indirect
+	github.com/jinzhu/now v1.1.5 // indirect
 )
 
 require (
@@ -30,6 +37,7 @@ require (
 
 require (
 	github.com/bemi-go/bemi/entbemi v0.0.0
+	github.com/bemi-go/bemi/gormbemi v0.0.0
 	github.com/bemi-go/bemi/pgxbemi v0.0.0
 	github.com/bytedance/gopkg v0.1.3 // indirect
 	github.com/bytedance/sonic v1.15.0 // indirect
@@ -76,3 +84,5 @@ replace (
 	github.com/bemi-go/bemi/middleware/gin => ../../middleware/gin
 	github.com/bemi-go/bemi/pgxbemi => ../../pgxbemi
 )
+
+replace github.com/bemi-go/bemi/gormbemi => ../../gormbemi

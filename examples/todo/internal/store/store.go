@@ -53,6 +53,7 @@ type Opener func(ctx context.Context, databaseURL string) (Store, error)
 func openers() map[string]Opener {
 	return map[string]Opener{
 		Manual: OpenManual,
+		Gorm:   OpenGorm,
 		Ent:    OpenEnt,
 		Sqlc:   OpenSqlc,
 	}
@@ -68,7 +69,7 @@ func Names() []string {
 // manual store.
 func Default() string {
 	available := openers()
-	for _, name := range []string{"gorm", "ent", "sqlc"} {
+	for _, name := range []string{Gorm, Ent, Sqlc} {
 		if _, ok := available[name]; ok {
 			return name
 		}
