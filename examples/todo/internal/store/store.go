@@ -48,14 +48,13 @@ type Store interface {
 // must exist (see Migrate).
 type Opener func(ctx context.Context, databaseURL string) (Store, error)
 
-// openers returns the stores accepted by --store, by name. A store built on
-// a Bemi adapter joins the list when that adapter is available.
+// openers returns the stores accepted by --store, by name.
 func openers() map[string]Opener {
 	return map[string]Opener{
-		Manual: OpenManual,
 		Gorm:   OpenGorm,
 		Ent:    OpenEnt,
 		Sqlc:   OpenSqlc,
+		Manual: OpenManual,
 	}
 }
 
@@ -64,19 +63,8 @@ func Names() []string {
 	return slices.Sorted(maps.Keys(openers()))
 }
 
-// Default returns the store used when none is named: the first available
-// of gorm, ent, sqlc and manual, so a Bemi adapter is preferred over the
-// manual store.
-func Default() string {
-	available := openers()
-	for _, name := range []string{Gorm, Ent, Sqlc} {
-		if _, ok := available[name]; ok {
-			return name
-		}
-	}
-
-	return Manual
-}
+// Default returns the store used when none is named: gorm.
+func Default() string { return Gorm }
 
 // Open opens the store with the given name.
 func Open(ctx context.Context, name, databaseURL string) (Store, error) {
