@@ -64,6 +64,12 @@ FROM pg_replication_slots WHERE slot_name = $1`, sl.Name).
 		if sl.ConfirmedFlushLSN, err = pglogrepl.ParseLSN(*confirmed); err != nil {
 			return fmt.Errorf("parse confirmed_flush_lsn %q of slot %q: %w", *confirmed, sl.Name, err)
 		}
+		// The current position was read before the slot: when WAL was
+		// written in between and the worker confirmed it already, the slot
+		// is ahead of that reading, not the other way round.
+		if sl.ConfirmedFlushLSN > st.CurrentLSN {
+			st.CurrentLSN = sl.ConfirmedFlushLSN
+		}
 		sl.LagBytes = int64(st.CurrentLSN) - int64(sl.ConfirmedFlushLSN)
 	}
 	if restart != nil {
