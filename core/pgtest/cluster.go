@@ -166,8 +166,10 @@ func settings(opts Options, port int, socketDir string) string {
 		"port":                    strconv.Itoa(port),
 		"unix_socket_directories": "'" + socketDir + "'",
 		"wal_level":               "logical",
-		"max_replication_slots":   "64",
-		"max_wal_senders":         "64",
+		// Test databases are never dropped during a run, and neither are
+		// their slots, so a package with many tests needs many slots.
+		"max_replication_slots":   "512",
+		"max_wal_senders":         "128",
 		"max_connections":         "200",
 		"shared_buffers":          "128MB",
 		"max_wal_size":            "2GB",
