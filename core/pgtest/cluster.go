@@ -168,13 +168,13 @@ func settings(opts Options, port int, socketDir string) string {
 		"wal_level":               "logical",
 		// Test databases are never dropped during a run, and neither are
 		// their slots, so a package with many tests needs many slots.
-		"max_replication_slots":   "512",
-		"max_wal_senders":         "128",
-		"max_connections":         "200",
-		"shared_buffers":          "128MB",
-		"max_wal_size":            "2GB",
-		"log_min_messages":        "warning",
-		"logging_collector":       "off",
+		"max_replication_slots": "512",
+		"max_wal_senders":       "128",
+		"max_connections":       "200",
+		"shared_buffers":        "128MB",
+		"max_wal_size":          "2GB",
+		"log_min_messages":      "warning",
+		"logging_collector":     "off",
 	}
 	if !opts.Durable {
 		s["fsync"] = "off"
