@@ -7,13 +7,12 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// changeID returns the id of a change: a version 7 UUID (RFC 9562) whose
-// time field is the source transaction's commit time in milliseconds and
-// whose other 74 bits are a hash of the source database, the commit LSN
-// and the change's ordinal. So a change gets the same id whenever it is
-// stored, also after a crash, and the ids of one transaction sort together,
-// which keeps inserts into the id index local instead of scattered across it
-// as random UUIDs are.
+// changeID returns the id of a change: a version 7 UUID (RFC 9562). Its
+// time field is the source transaction's commit time in milliseconds, and
+// its other 74 bits are a hash of the source database, the commit LSN and
+// the change's ordinal. So a change gets the same id whenever it is stored,
+// also after a crash. The ids of one transaction sort together, which keeps
+// inserts into the id index local, where random UUIDs scatter them.
 func changeID(database string, commitLSN uint64, ordinal int32, committedAt time.Time) pgtype.UUID {
 	h1 := fnv1a(fnvOffset, database)
 	h1 = fnv1aUint64(h1, commitLSN)
