@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -158,6 +159,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	cfg.DatabaseURL = os.Getenv("DATABASE_URL")
 	cfg.Store, cfg.Router, cfg.Slot, cfg.NoWorker = common.store, common.router, common.slot, common.noWorker
+
+	// Check the names before the demo starts a throwaway cluster.
+	if !slices.Contains(store.Names(), cfg.Store) {
+		return fmt.Errorf("unknown store %q: use one of %s", cfg.Store, strings.Join(store.Names(), ", "))
+	}
+	if !slices.Contains(api.Routers(), cfg.Router) {
+		return fmt.Errorf("unknown router %q: use one of %s", cfg.Router, strings.Join(api.Routers(), ", "))
+	}
 
 	if err := demo.Run(ctx, cfg, stdout, logger); err != nil {
 		return err

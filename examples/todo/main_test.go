@@ -95,3 +95,28 @@ func TestUnknownCommand(t *testing.T) {
 		t.Errorf("stderr = %q, want the unknown command named", stderr.String())
 	}
 }
+
+func TestDemoUnknownStoreAndRouter(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "store", args: []string{"demo", "--store", "mongo"}, want: `unknown store "mongo"`},
+		{name: "router", args: []string{"demo", "--router", "echo"}, want: `unknown router "echo"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(context.Background(), tc.args, &stdout, &stderr); code != 1 {
+				t.Errorf("exit status %d, want 1", code)
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("stderr = %q, want %q", stderr.String(), tc.want)
+			}
+			if strings.Contains(stdout.String(), "Starting") || strings.Contains(stdout.String(), "==>") {
+				t.Errorf("the demo started before checking its flags: %q", stdout.String())
+			}
+		})
+	}
+}
