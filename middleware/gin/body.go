@@ -1,26 +1,20 @@
 package bemigin
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"mime"
-	"net/http"
-	"strings"
 
+	"github.com/bemi-go/bemi/core"
 	"github.com/gin-gonic/gin"
 )
 
 // DefaultMaxBodySize is the size limit of JSONBody when its maxBytes is zero
 // or negative: 64 KiB. The context of every write in the request carries the
 // body, so a small limit keeps large uploads out of the changes table.
-const DefaultMaxBodySize = 64 << 10
+const DefaultMaxBodySize = core.DefaultMaxBodySize
 
 // ErrBodyTooLarge is wrapped by the error of JSONBody when the body exceeds
 // the size limit.
-var ErrBodyTooLarge = errors.New("request body exceeds the size limit")
+var ErrBodyTooLarge = core.ErrBodyTooLarge
 
 // JSONBody decodes the JSON body of c.Request for the params field, such as
 // {"task":"Sleep"}. It reads at most maxBytes+1 bytes (DefaultMaxBodySize
@@ -36,59 +30,10 @@ var ErrBodyTooLarge = errors.New("request body exceeds the size limit")
 // The body is stored with every change the request makes: remove secrets
 // such as passwords from the result before you return it from Config.Fields.
 func JSONBody(c *gin.Context, maxBytes int64) (any, error) {
-	r := c.Request
-	if r.Body == nil || r.Body == http.NoBody || !isJSON(r.Header.Get("Content-Type")) {
-		return nil, nil
-	}
-	if maxBytes <= 0 {
-		maxBytes = DefaultMaxBodySize
-	}
-
-	// Read one byte over the limit to tell a body of exactly maxBytes from a
-	// larger one.
-	head, err := io.ReadAll(io.LimitReader(r.Body, maxBytes+1))
-	r.Body = &replayBody{Reader: io.MultiReader(bytes.NewReader(head), r.Body), body: r.Body}
+	v, err := core.JSONRequestBody(c.Request, maxBytes)
 	if err != nil {
-		return nil, fmt.Errorf("bemigin: read request body: %w", err)
-	}
-	if int64(len(head)) > maxBytes {
-		return nil, fmt.Errorf("bemigin: read request body: %w: more than %d bytes (pass a larger maxBytes to JSONBody to record it)",
-			ErrBodyTooLarge, maxBytes)
-	}
-	if len(bytes.TrimSpace(head)) == 0 {
-		return nil, nil
-	}
-
-	dec := json.NewDecoder(bytes.NewReader(head))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("bemigin: decode JSON request body: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("bemigin: decode JSON request body: data after the first JSON value")
+		return nil, fmt.Errorf("bemigin: %w", err)
 	}
 
 	return v, nil
-}
-
-// replayBody serves the bytes JSONBody has read, then the rest of the
-// original body, and closes the original body.
-type replayBody struct {
-	io.Reader
-	body io.ReadCloser
-}
-
-func (b *replayBody) Close() error { return b.body.Close() }
-
-// isJSON reports whether a Content-Type header value names JSON:
-// application/json or a structured syntax suffix such as
-// application/merge-patch+json.
-func isJSON(contentType string) bool {
-	mediaType, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return false
-	}
-
-	return mediaType == "application/json" || strings.HasSuffix(mediaType, "+json")
 }
