@@ -121,7 +121,7 @@ type TableProblem struct {
 	// Table is the schema-qualified name, quoted where needed.
 	Table string
 
-	// Problem says what is wrong and its effect.
+	// Problem describes what is wrong and its effect.
 	Problem string
 }
 

@@ -126,7 +126,7 @@ var errInterrupted = errors.New("receive interrupted")
 
 // interrupt makes a receive in progress, or the next one, return
 // errInterrupted. It is safe to call from any goroutine. The deadline is
-// moved before the flag is set, so the receive that sees the flag resets the
+// moved before the flag is set, so the receive that reads the flag resets the
 // deadline after it.
 func (s *session) interrupt() {
 	_ = s.repl.Conn().SetReadDeadline(time.Now())

@@ -57,7 +57,7 @@
 // from its last change at or before the time, and before its first change
 // only when that change is a CREATE. A whole table always needs a snapshot,
 // because rows that never changed are in no change. Otherwise the call
-// returns a *HistoryError that says what is missing. A TRUNCATE empties
+// returns a *HistoryError that names what is missing. A TRUNCATE empties
 // the table, and an UPDATE that changed a primary key moves the row to its
 // new key. Tables without a primary key return a *NoPrimaryKeyError.
 //
