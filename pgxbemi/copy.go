@@ -20,7 +20,10 @@ const copySQL = "COPY t FROM STDIN"
 //   - Outside a transaction, a transaction of its own holds the setting:
 //     BEGIN and the set share one round trip, and the COMMIT takes another.
 func (r *runner) copyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
-	payload, annotate := r.opts.payload(ctx, copySQL)
+	payload, annotate, err := r.opts.payload(ctx, copySQL)
+	if err != nil {
+		return 0, err
+	}
 	s := r.plan(ctx, payload, annotate)
 
 	switch {
