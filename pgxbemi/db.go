@@ -90,8 +90,8 @@ func (db *DB) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 
 // CopyFrom copies rows into a table with COPY FROM, and the copied rows
 // carry the context of ctx. Outside a transaction, CopyFrom sends the COPY
-// statement itself, with the context in a comment, in the one round trip
-// that pgx takes. The package documentation explains the other cases.
+// statement itself, with the context in a comment, in the round trips that
+// pgx takes. The package documentation explains the other cases.
 func (db *DB) CopyFrom(ctx context.Context, tableName pgx.Identifier, columnNames []string, rowSrc pgx.CopyFromSource) (int64, error) {
 	if db.tx != nil {
 		return db.tx.CopyFrom(ctx, tableName, columnNames, rowSrc)

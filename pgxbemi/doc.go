@@ -29,9 +29,9 @@
 // Reads are sent unchanged. A call whose ctx carries no fields is sent
 // unchanged too, and its changes get the empty context {}.
 //
-// A write whose context cannot be encoded as JSON, because a field holds a
-// channel or a function, for example, fails before anything is sent. Its
-// error wraps core's error, which names the field. Give such fields a
+// A call that would send a context that cannot be encoded as JSON, because
+// a field holds a channel or a function, for example, fails before anything
+// is sent. Its error wraps core's error, which names the field. Give such fields a
 // string, number, bool, nil, map[string]any or []any value, or a type that
 // implements json.Marshaler. gormbemi and entbemi fail such writes too.
 //
