@@ -15,7 +15,10 @@ import (
 // not modified.
 func (r *runner) sendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	queued := b.QueuedQueries
-	payload, annotate := r.batchPayload(ctx, queued)
+	payload, annotate, err := r.batchPayload(ctx, queued)
+	if err != nil {
+		return pgx.FailedBatchResults(b, err)
+	}
 	unknown := false
 	for _, q := range queued {
 		unknown = unknown || changesSetting(q.SQL)
@@ -107,24 +110,19 @@ func (r *runner) sendBatchCommented(ctx context.Context, b *pgx.Batch, payload [
 
 // batchPayload returns the context to send with a batch: the context of
 // ctx when at least one statement gets it.
-func (r *runner) batchPayload(ctx context.Context, queued []*pgx.QueuedQuery) ([]byte, bool) {
+func (r *runner) batchPayload(ctx context.Context, queued []*pgx.QueuedQuery) ([]byte, bool, error) {
 	for _, q := range queued {
 		if changesSetting(q.SQL) {
 			continue
 		}
 
-		payload, ok, err := r.opts.annotator.Payload(ctx, q.SQL)
-		if err != nil {
-			r.opts.logger.ErrorContext(ctx, "bemi: batch sent without its context", "error", err)
-
-			return nil, false
-		}
-		if ok {
-			return payload, true
+		payload, ok, err := r.opts.payload(ctx, q.SQL)
+		if err != nil || ok {
+			return payload, ok, err
 		}
 	}
 
-	return nil, false
+	return nil, false, nil
 }
 
 // batchResults hide the set_config statements of a batch: the caller reads

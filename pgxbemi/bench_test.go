@@ -358,8 +358,8 @@ func BenchmarkInsert1000(b *testing.B) {
 	})
 }
 
-// BenchmarkCopy1000 copies 1,000 rows with CopyFrom, which pgxbemi runs in
-// a transaction of its own.
+// BenchmarkCopy1000 copies 1,000 rows with CopyFrom, which pgxbemi sends
+// with the context in a comment on the COPY statement.
 func BenchmarkCopy1000(b *testing.B) {
 	rows := make([]sqlctest.CopyTodosParams, 1000)
 	for i := range rows {

@@ -2,14 +2,14 @@ package pgxbemi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/bemi-go/bemi/core"
 )
 
 // Config configures New and NewTx. The zero value annotates writes with
-// contexts of up to 1 MiB and logs lost or truncated contexts to
-// slog.Default().
+// contexts of up to 1 MiB and logs truncated contexts to slog.Default().
 type Config struct {
 	// MaxContextSize is the largest encoded context in bytes. Optional: zero
 	// means core.DefaultMaxPayloadSize (1 MiB), and a negative value
@@ -23,17 +23,16 @@ type Config struct {
 	// round trip of each read that carries a context.
 	AllStatements bool
 
-	// Logger receives a warning when a context is truncated and an error
-	// when a context cannot be encoded, in which case the statement runs
-	// without it. Optional: nil means slog.Default(), because a write whose
-	// context went missing must not go unnoticed. Nothing else is logged.
+	// Logger receives a warning when a context is truncated. Optional: nil
+	// means slog.Default(), because a write whose context lost fields must
+	// not go unnoticed. Nothing else is logged: a context that cannot be
+	// encoded fails the call with an error instead.
 	Logger *slog.Logger
 }
 
 // options is a Config prepared for use.
 type options struct {
 	annotator core.Annotator
-	logger    *slog.Logger
 }
 
 func newOptions(cfg Config) *options {
@@ -47,22 +46,26 @@ func newOptions(cfg Config) *options {
 			Encoder:       &core.Encoder{MaxSize: cfg.MaxContextSize, Logger: logger},
 			AllStatements: cfg.AllStatements,
 		},
-		logger: logger,
 	}
 }
 
 // payload returns the context to send with sql, and false when sql runs
-// without one. A context that cannot be encoded is logged and dropped, so
-// the statement still runs.
-func (o *options) payload(ctx context.Context, sql string) ([]byte, bool) {
+// without one. A context that cannot be encoded returns an error from
+// encodeError, and the caller sends nothing.
+func (o *options) payload(ctx context.Context, sql string) ([]byte, bool, error) {
 	p, ok, err := o.annotator.Payload(ctx, sql)
 	if err != nil {
-		o.logger.ErrorContext(ctx, "bemi: statement sent without its context", slog.Any("error", err))
-
-		return nil, false
+		return nil, false, encodeError(err)
 	}
 
-	return p, ok
+	return p, ok, nil
+}
+
+// encodeError wraps the error of a context that cannot be encoded, which
+// names the field, with what to do about it.
+func encodeError(err error) error {
+	return fmt.Errorf("pgxbemi: statement not sent: %w (use a value that encodes as JSON: "+
+		"string, number, bool, nil, map[string]any, []any, or a type that implements json.Marshaler)", err)
 }
 
 // sameContext reports whether ctx carries the context whose encoding is

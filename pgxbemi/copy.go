@@ -10,21 +10,30 @@ import (
 // a CopyFrom gets the context: it always does when ctx carries one.
 const copySQL = "COPY t FROM STDIN"
 
-// copyFrom runs CopyFrom with the context of ctx. pgx writes the COPY
-// statement itself, so the context goes through the setting, which a COPY
-// cannot share a round trip with:
+// copyFrom runs CopyFrom with the context of ctx:
 //
+//   - Outside a transaction, on a pool or a connection, copyCommented sends
+//     the COPY statement with a Bemi comment and encodes the rows itself,
+//     in the round trips that pgx takes without context.
 //   - In a transaction, the set runs before the COPY when the value
 //     changes, and, for a Tx that does not own its transaction, the clear
 //     after it: one or two round trips more.
-//   - Outside a transaction, a transaction of its own holds the setting:
-//     BEGIN and the set share one round trip, and the COMMIT takes another.
+//   - Outside a transaction on any other target, a transaction of its own
+//     holds the setting: BEGIN and the set share one round trip, and the
+//     COMMIT takes another.
 func (r *runner) copyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
-	payload, annotate := r.opts.payload(ctx, copySQL)
+	payload, annotate, err := r.opts.payload(ctx, copySQL)
+	if err != nil {
+		return 0, err
+	}
 	s := r.plan(ctx, payload, annotate)
 
 	switch {
 	case s.mode == modeImplicit && s.set:
+		if n, handled, err := r.copyCommented(ctx, s.payload, table, columns, src); handled {
+			return n, err
+		}
+
 		return r.copyInTx(ctx, s, table, columns, src)
 	case s.mode == modeUnknown && s.set:
 		return r.copyInBegin(ctx, s, table, columns, src)

@@ -89,9 +89,9 @@ func (db *DB) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 }
 
 // CopyFrom copies rows into a table with COPY FROM, and the copied rows
-// carry the context of ctx. The COPY statement that pgx writes cannot carry
-// a comment, so outside a transaction CopyFrom runs the COPY in a
-// transaction of its own, as the package documentation explains.
+// carry the context of ctx. Outside a transaction, CopyFrom sends the COPY
+// statement itself, with the context in a comment, in the round trips that
+// pgx takes. The package documentation explains the other cases.
 func (db *DB) CopyFrom(ctx context.Context, tableName pgx.Identifier, columnNames []string, rowSrc pgx.CopyFromSource) (int64, error) {
 	if db.tx != nil {
 		return db.tx.CopyFrom(ctx, tableName, columnNames, rowSrc)

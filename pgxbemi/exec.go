@@ -54,9 +54,13 @@ func (r *runner) simpleProtocol() bool {
 	return ok && m == pgx.QueryExecModeSimpleProtocol
 }
 
-// planRoute plans a statement on route rt.
-func (r *runner) planRoute(ctx context.Context, rt route, sql string) step {
-	payload, annotate := r.opts.payload(ctx, sql)
+// planRoute plans a statement on route rt. It returns the error of a
+// context that cannot be encoded.
+func (r *runner) planRoute(ctx context.Context, rt route, sql string) (step, error) {
+	payload, annotate, err := r.opts.payload(ctx, sql)
+	if err != nil {
+		return step{}, err
+	}
 	control := changesSetting(sql)
 
 	var s step
@@ -74,13 +78,16 @@ func (r *runner) planRoute(ctx context.Context, rt route, sql string) step {
 	}
 	s.unknownAfter = control
 
-	return s
+	return s, nil
 }
 
 // exec runs Exec with the context of ctx.
 func (r *runner) exec(ctx context.Context, sql string, args []any) (pgconn.CommandTag, error) {
 	rt := r.routeOf(sql, args, true)
-	s := r.planRoute(ctx, rt, sql)
+	s, err := r.planRoute(ctx, rt, sql)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
 
 	switch {
 	case rt == routeSimple:
@@ -185,7 +192,10 @@ func (r *runner) commented(s step, sql string, args []any) (string, []any) {
 // query runs Query with the context of ctx.
 func (r *runner) query(ctx context.Context, sql string, args []any) (pgx.Rows, error) {
 	rt := r.routeOf(sql, args, false)
-	s := r.planRoute(ctx, rt, sql)
+	s, err := r.planRoute(ctx, rt, sql)
+	if err != nil {
+		return errRows{err: err}, err
+	}
 
 	switch {
 	case rt == routeCommented:
@@ -207,7 +217,10 @@ func (r *runner) query(ctx context.Context, sql string, args []any) (pgx.Rows, e
 // set_config statements returns the target's own pgx.Row.
 func (r *runner) queryRow(ctx context.Context, sql string, args []any) pgx.Row {
 	rt := r.routeOf(sql, args, false)
-	s := r.planRoute(ctx, rt, sql)
+	s, err := r.planRoute(ctx, rt, sql)
+	if err != nil {
+		return &row{rows: errRows{err: err}}
+	}
 
 	switch {
 	case rt == routeCommented:

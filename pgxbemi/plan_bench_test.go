@@ -31,7 +31,10 @@ func BenchmarkClientSide(b *testing.B) {
 		args := []any{"write docs"}
 		b.ReportAllocs()
 		for range b.N {
-			s := r.planRoute(ctx, routePipelined, sql)
+			s, err := r.planRoute(ctx, routePipelined, sql)
+			if err != nil {
+				b.Fatal(err)
+			}
 			if !s.set {
 				b.Fatal("the write is planned without a set")
 			}

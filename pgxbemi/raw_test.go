@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -131,9 +133,9 @@ func TestRawSQLAcquiredConn(t *testing.T) {
 	d.wantChanges(t, want)
 }
 
-// TestContextSizeAndErrors checks the limit on the context size and that
-// a context that cannot be encoded is logged, and the write still runs.
-func TestContextSizeAndErrors(t *testing.T) {
+// TestContextSize checks the limit on the context size: a context over the
+// limit is truncated with a warning in the log.
+func TestContextSize(t *testing.T) {
 	t.Parallel()
 	d := newTrackedDB(t)
 	var logs bytes.Buffer
@@ -147,15 +149,9 @@ func TestContextSizeAndErrors(t *testing.T) {
 		t.Errorf("no truncation warning in the log:\n%s", logs.String())
 	}
 
-	logs.Reset()
-	mustCreate(t, q, core.With(bg, core.Fields{"userId": 2, "bad": make(chan int)}), "unencodable")
-	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "bad") {
-		t.Errorf("no error naming the field in the log:\n%s", logs.String())
-	}
-
-	changes := d.changes(t, 2)
-	if len(changes) != 2 {
-		t.Fatalf("got %d changes, want 2", len(changes))
+	changes := d.changes(t, 1)
+	if len(changes) != 1 {
+		t.Fatalf("got %d changes, want 1", len(changes))
 	}
 	var truncated map[string]any
 	if err := json.Unmarshal([]byte(changes[0].context), &truncated); err != nil {
@@ -167,7 +163,121 @@ func TestContextSizeAndErrors(t *testing.T) {
 	if _, ok := truncated[core.TruncatedKey]; !ok {
 		t.Errorf("truncated context is %s, want the %s marker", changes[0].context, core.TruncatedKey)
 	}
-	if changes[1].context != "{}" {
-		t.Errorf("unencodable context arrived as %s, want {}", changes[1].context)
+}
+
+// unencodableCalls are the calls that write a todo titled title, each
+// returning its error.
+var unencodableCalls = []struct {
+	name string
+	call func(ctx context.Context, db pgxbemi.DBTX, title string) error
+}{
+	{"Exec", func(ctx context.Context, db pgxbemi.DBTX, title string) error {
+		_, err := db.Exec(ctx, "INSERT INTO todos (title) VALUES ($1)", title)
+		return err
+	}},
+	{"Exec without arguments", func(ctx context.Context, db pgxbemi.DBTX, title string) error {
+		_, err := db.Exec(ctx, "INSERT INTO todos (title) VALUES ('"+title+"')")
+		return err
+	}},
+	{"Exec with exec mode", func(ctx context.Context, db pgxbemi.DBTX, title string) error {
+		_, err := db.Exec(ctx, "INSERT INTO todos (title) VALUES ($1)", pgx.QueryExecModeExec, title)
+		return err
+	}},
+	{"Query", func(ctx context.Context, db pgxbemi.DBTX, title string) error {
+		rows, err := db.Query(ctx, "INSERT INTO todos (title) VALUES ($1) RETURNING id", title)
+		if err != nil {
+			return err
+		}
+		rows.Close()
+		return rows.Err()
+	}},
+	{"QueryRow", func(ctx context.Context, db pgxbemi.DBTX, title string) error {
+		var id int64
+		return db.QueryRow(ctx, "INSERT INTO todos (title) VALUES ($1) RETURNING id", title).Scan(&id)
+	}},
+	{"SendBatch", func(ctx context.Context, db pgxbemi.DBTX, title string) error {
+		b := &pgx.Batch{}
+		b.Queue("SELECT 1")
+		b.Queue("INSERT INTO todos (title) VALUES ($1)", title)
+		br := db.SendBatch(ctx, b)
+		_, err := br.Exec()
+		if closeErr := br.Close(); err == nil {
+			err = closeErr
+		}
+		return err
+	}},
+	{"CopyFrom", func(ctx context.Context, db pgxbemi.DBTX, title string) error {
+		_, err := db.CopyFrom(ctx, pgx.Identifier{"todos"}, []string{"title"}, pgx.CopyFromRows([][]any{{title}}))
+		return err
+	}},
+}
+
+// TestUnencodableContext checks that every write whose context cannot be
+// encoded fails before anything is sent, with an error that names the
+// field and the fix, through a pool, a connection and a transaction.
+func TestUnencodableContext(t *testing.T) {
+	t.Parallel()
+	d := newTrackedDB(t)
+	bg := context.Background()
+	bad := core.With(bg, core.Fields{"userId": 2, "bad": make(chan int)})
+	var logs bytes.Buffer
+	cfg := pgxbemi.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+
+	check := func(t *testing.T, db pgxbemi.DBTX) {
+		for _, c := range unencodableCalls {
+			err := c.call(bad, db, "unencodable")
+			if err == nil {
+				t.Errorf("%s: the write succeeded, want an error", c.name)
+				continue
+			}
+			var unsupported *json.UnsupportedTypeError
+			if !errors.As(err, &unsupported) {
+				t.Errorf("%s: error %q does not wrap encoding/json's error", c.name, err)
+			}
+			if !strings.Contains(err.Error(), `"bad"`) {
+				t.Errorf("%s: error %q does not name the field", c.name, err)
+			}
+			if !strings.Contains(err.Error(), "json.Marshaler") {
+				t.Errorf("%s: error %q does not name the fix", c.name, err)
+			}
+		}
+	}
+
+	t.Run("pool", func(t *testing.T) { check(t, pgxbemi.New(d.pool(t), cfg)) })
+	t.Run("connection", func(t *testing.T) { check(t, pgxbemi.New(d.conn(t), cfg)) })
+	t.Run("transaction", func(t *testing.T) {
+		tx, err := pgxbemi.New(d.pool(t), cfg).Begin(bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(bg)
+		check(t, tx)
+
+		// Nothing was sent, so the transaction is still usable.
+		if _, err := tx.Exec(core.With(bg, userA), "INSERT INTO todos (title) VALUES ($1)", "after the errors"); err != nil {
+			t.Fatalf("write after the errors: %v", err)
+		}
+		if err := tx.Commit(bg); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	// A read sends no context, so it runs.
+	var n int
+	if err := pgxbemi.New(d.pool(t), cfg).QueryRow(bad, "SELECT count(*) FROM todos").Scan(&n); err != nil {
+		t.Errorf("read with the context: %v", err)
+	}
+
+	rows, _ := d.reader.Query(bg, "SELECT title FROM todos ORDER BY id")
+	titles, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(titles, []string{"after the errors"}) {
+		t.Errorf("todos are %q, want only the write after the errors", titles)
+	}
+	d.wantChanges(t, []change{{op: "CREATE", title: "after the errors", context: fields(t, userA)}})
+	if logs.Len() > 0 {
+		t.Errorf("the errors were logged too:\n%s", logs.String())
 	}
 }

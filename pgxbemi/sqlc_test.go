@@ -118,13 +118,24 @@ func TestSqlcBulkInsertOneMessage(t *testing.T) {
 }
 
 func TestSqlcCopyFrom(t *testing.T) {
+	// target is what the DB wraps: a pool, or one of its connections.
+	type target int
+	const (
+		pool target = iota
+		conn
+		acquired
+	)
 	cases := []struct {
-		name string
-		mode pgx.QueryExecMode
-		inTx bool
+		name   string
+		mode   pgx.QueryExecMode
+		target target
+		inTx   bool
 	}{
 		{name: "pool", mode: pgx.QueryExecModeCacheStatement},
+		{name: "pool describe exec", mode: pgx.QueryExecModeDescribeExec},
 		{name: "pool simple protocol", mode: pgx.QueryExecModeSimpleProtocol},
+		{name: "connection", mode: pgx.QueryExecModeCacheStatement, target: conn},
+		{name: "acquired connection cache describe", mode: pgx.QueryExecModeCacheDescribe, target: acquired},
 		{name: "transaction", mode: pgx.QueryExecModeCacheStatement, inTx: true},
 		{name: "transaction exec mode", mode: pgx.QueryExecModeExec, inTx: true},
 	}
@@ -132,8 +143,20 @@ func TestSqlcCopyFrom(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			d := newTrackedDB(t)
-			db := pgxbemi.New(d.pool(t, withMode(tc.mode)), pgxbemi.Config{})
 			bg := context.Background()
+			var wrapped pgxbemi.DBTX = d.pool(t, withMode(tc.mode))
+			switch tc.target {
+			case conn:
+				wrapped = d.conn(t, func(c *pgx.ConnConfig) { c.DefaultQueryExecMode = tc.mode })
+			case acquired:
+				c, err := d.pool(t, withMode(tc.mode)).Acquire(bg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Release()
+				wrapped = c
+			}
+			db := pgxbemi.New(wrapped, pgxbemi.Config{})
 			ctx := core.With(bg, core.Fields{"job": "copy"})
 
 			rows := make([]sqlctest.CopyTodosParams, 1000)
