@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 )
 
@@ -107,4 +108,22 @@ func hexDigit(c byte) byte {
 	}
 
 	return c - 'a' + 10
+}
+
+// TraceIDFromHeader returns the trace id of the traceparent header in h, and
+// false when the header is missing or invalid. Two or more traceparent
+// headers are ignored as ambiguous, which is what the W3C Trace Context
+// conformance suite (test_traceparent_duplicated) expects.
+func TraceIDFromHeader(h http.Header) (string, bool) {
+	values := h.Values(TraceparentHeader)
+	if len(values) != 1 {
+		return "", false
+	}
+
+	tp, err := ParseTraceparent(values[0])
+	if err != nil {
+		return "", false
+	}
+
+	return tp.TraceID, true
 }

@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -149,4 +150,37 @@ func FuzzParseTraceparent(f *testing.F) {
 			t.Fatalf("ParseTraceparent(%q) accepted an all-zero id: %+v", value, tp)
 		}
 	})
+}
+
+func TestTraceIDFromHeader(t *testing.T) {
+	t.Parallel()
+
+	const valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	tests := []struct {
+		name   string
+		values []string
+		want   string
+		wantOK bool
+	}{
+		{name: "one valid header", values: []string{valid}, want: "4bf92f3577b34da6a3ce929d0e0e4736", wantOK: true},
+		{name: "missing", values: nil},
+		{name: "invalid", values: []string{"00-xyz"}},
+		{name: "repeated", values: []string{valid, valid}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			for _, v := range tt.values {
+				h.Add(TraceparentHeader, v)
+			}
+
+			got, ok := TraceIDFromHeader(h)
+			if ok != tt.wantOK {
+				t.Fatalf("ok = %v, want %v", ok, tt.wantOK)
+			}
+			if got != tt.want {
+				t.Errorf("trace id = %q, want %q", got, tt.want)
+			}
+		})
+	}
 }

@@ -88,7 +88,7 @@ func Middleware(cfg Config) func(http.Handler) http.Handler {
 				}
 			}
 			if traceIDKey != Omit {
-				if id, ok := traceID(r.Header); ok {
+				if id, ok := core.TraceIDFromHeader(r.Header); ok {
 					fields[traceIDKey] = id
 				}
 			}
@@ -99,24 +99,6 @@ func Middleware(cfg Config) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(core.With(ctx, fields)))
 		})
 	}
-}
-
-// traceID returns the trace id of the request's traceparent header. Two or
-// more traceparent headers are ignored because they are ambiguous, which is
-// what the W3C Trace Context conformance suite (test_traceparent_duplicated)
-// expects.
-func traceID(h http.Header) (string, bool) {
-	values := h.Values(core.TraceparentHeader)
-	if len(values) != 1 {
-		return "", false
-	}
-
-	tp, err := core.ParseTraceparent(values[0])
-	if err != nil {
-		return "", false
-	}
-
-	return tp.TraceID, true
 }
 
 func keyOrDefault(key, def string) string {

@@ -2,7 +2,6 @@ package bemigin
 
 import (
 	"maps"
-	"net/http"
 
 	"github.com/bemi-go/bemi/core"
 	"github.com/gin-gonic/gin"
@@ -87,7 +86,7 @@ func Middleware(cfg Config) gin.HandlerFunc {
 			}
 		}
 		if traceIDKey != Omit {
-			if id, ok := traceID(req.Header); ok {
+			if id, ok := core.TraceIDFromHeader(req.Header); ok {
 				fields[traceIDKey] = id
 			}
 		}
@@ -103,24 +102,6 @@ func Middleware(cfg Config) gin.HandlerFunc {
 
 		c.Next()
 	}
-}
-
-// traceID returns the trace id of the request's traceparent header. Two or
-// more traceparent headers are ignored because they are ambiguous, which is
-// what the W3C Trace Context conformance suite (test_traceparent_duplicated)
-// expects.
-func traceID(h http.Header) (string, bool) {
-	values := h.Values(core.TraceparentHeader)
-	if len(values) != 1 {
-		return "", false
-	}
-
-	tp, err := core.ParseTraceparent(values[0])
-	if err != nil {
-		return "", false
-	}
-
-	return tp.TraceID, true
 }
 
 func keyOrDefault(key, def string) string {
