@@ -55,7 +55,7 @@ func TestStatementsSent(t *testing.T) {
 				var id int64
 				return db.Raw(`INSERT INTO items (name) VALUES (?) RETURNING id`, "b").Scan(&id).Error
 			},
-			want: []string{`INSERT INTO items (name) VALUES ($1) RETURNING id /*Bemi ` + payload + ` Bemi*/`},
+			want: []string{"BATCH[SELECT set_config('bemi.context', $1, true) | INSERT INTO items (name) VALUES ($1) RETURNING id]"},
 		},
 		{
 			name: "user transaction",
