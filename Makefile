@@ -1,7 +1,7 @@
 # Every module builds and tests on its own (GOWORK=off) as well as in the
 # go.work workspace; the targets below run each module with GOWORK=off so a
 # missing replace directive or dependency shows up here.
-MODULES := core capture pgxbemi gormbemi entbemi middleware/chi middleware/gin examples/todo
+MODULES := core capture internal/pgxsql pgxbemi gormbemi entbemi middleware/chi middleware/gin examples/todo
 GO ?= go
 
 .PHONY: test vet build bench demo tidy

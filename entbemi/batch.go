@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/bemi-go/bemi/core"
+	"github.com/bemi-go/bemi/internal/pgxsql"
 )
 
 // The statements that set and clear the context. Their text never changes,
@@ -49,14 +50,16 @@ func (d *Driver) execBatch(ctx context.Context, conn *sql.Conn, payload []byte, 
 // queryBatch is execBatch for a statement that returns rows. The rows are
 // read into memory while the connection is held, and returned as
 // database/sql rows with the values that the pgx stdlib driver would give.
+// NOTE: for column types that pgxsql.Exact rejects, such as time, interval
+// and arrays, some values differ from stdlib's (see pgxsql.ReadRows).
 func (d *Driver) queryBatch(ctx context.Context, conn *sql.Conn, payload []byte, query string, args []any) (*sql.Rows, error) {
-	var buf *bufferedRows
+	var buf *pgxsql.Rows
 	err := d.runBatch(ctx, conn, payload, query, args, func(br pgx.BatchResults, pc *pgx.Conn) error {
 		rows, err := br.Query()
 		if err != nil {
 			return err
 		}
-		buf, err = readRows(rows, pc.TypeMap())
+		buf, err = pgxsql.ReadRows(rows, pc.TypeMap())
 
 		return err
 	})
@@ -64,7 +67,7 @@ func (d *Driver) queryBatch(ctx context.Context, conn *sql.Conn, payload []byte,
 		return nil, err
 	}
 
-	return d.rows.open(buf)
+	return buf.SQLRows()
 }
 
 // batchReader reads the statement's result from a batch.
@@ -78,7 +81,7 @@ type batchReader func(br pgx.BatchResults, conn *pgx.Conn) error
 // another connection.
 func (d *Driver) runBatch(ctx context.Context, conn *sql.Conn, payload []byte, query string, args []any, read batchReader) error {
 	args = plainArgs(args)
-	vars, err := d.rows.sessionVars(ctx)
+	vars, err := d.vars.sessionVars(ctx)
 	if err != nil {
 		return err
 	}

@@ -93,6 +93,12 @@
 //   - The rows of an annotated statement are in memory before Query
 //     returns, so a raw UPDATE ... RETURNING over millions of rows needs
 //     the memory for all of them.
+//   - Those rows hold the pgx stdlib driver's values for booleans,
+//     numbers, text, bytea, dates and timestamps, uuid, json, jsonb, xml
+//     and enums. For other types, such as time, interval, arrays and
+//     ranges, pgx builds the text form itself, and some values then differ
+//     from the driver's: "12:00:00.500000" for the time 12:00:00.5, for
+//     example, or a two-dimensional array flattened to one dimension.
 //   - Inside a transaction, a SELECT that calls a function that writes sees
 //     the setting of the transaction's last annotated write, unless
 //     Config.AllStatements annotates it with its own context.

@@ -74,7 +74,7 @@ type Driver struct {
 	// db is the pool that setting batches run on; nil with
 	// MechanismComment.
 	db   *sql.DB
-	rows rowsDB
+	vars sessionVarsDB
 }
 
 // NewDriver wraps drv. When drv is an *entsql.Driver (possibly inside a

@@ -6,6 +6,7 @@ require (
 	entgo.io/ent v0.14.5
 	github.com/bemi-go/bemi/capture v0.0.0-00010101000000-000000000000
 	github.com/bemi-go/bemi/core v0.0.0-00010101000000-000000000000
+	github.com/bemi-go/bemi/internal/pgxsql v0.0.0
 	github.com/jackc/pgx/v5 v5.13.0
 )
 
@@ -34,3 +35,5 @@ require (
 replace github.com/bemi-go/bemi/core => ../core
 
 replace github.com/bemi-go/bemi/capture => ../capture
+
+replace github.com/bemi-go/bemi/internal/pgxsql => ../internal/pgxsql

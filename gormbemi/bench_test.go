@@ -343,8 +343,8 @@ func noTransactionVariants() []benchVariant {
 }
 
 // BenchmarkInsertNoTransaction inserts with GORM's SkipDefaultTransaction.
-// The INSERT has RETURNING, so it returns rows, and the plugin appends the
-// comment and runs it without a cached prepared statement.
+// The INSERT has RETURNING, so it returns rows, which the plugin reads from
+// one batch of set_config and the statement.
 func BenchmarkInsertNoTransaction(b *testing.B) {
 	runInterleaved(b, noTransactionVariants(), benchOp{write: func(db *gorm.DB, v benchVariant, i int) error {
 		return db.Table(v.table).Create(&BenchRow{Name: "row", Qty: i}).Error

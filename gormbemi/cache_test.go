@@ -13,7 +13,9 @@ import (
 // TestPrepareStmtCacheConstant runs 1,000 requests with distinct contexts
 // through GORM's PrepareStmt mode, whose statement cache is keyed by SQL
 // text and unbounded by default, and checks that neither that cache nor
-// pgx's statement cache grows.
+// pgx's statement cache grows. Each request makes six writes, four of them
+// outside a transaction: an Update, a Create and a raw INSERT ... RETURNING
+// (the batch path unless the simple protocol is on) and a raw Exec.
 func TestPrepareStmtCacheConstant(t *testing.T) {
 	for _, simple := range []bool{false, true} {
 		t.Run(fmt.Sprintf("simple=%v", simple), func(t *testing.T) {
@@ -41,10 +43,18 @@ func TestPrepareStmtCacheConstant(t *testing.T) {
 				if err := noTx.Model(&item).Update("qty", i).Error; err != nil {
 					t.Fatal(err)
 				}
+				if err := noTx.Create(&Item{Name: fmt.Sprintf("n%d", i)}).Error; err != nil {
+					t.Fatal(err)
+				}
+				var id int64
+				err := db.Raw(`INSERT INTO items (name) VALUES (?) RETURNING id`, fmt.Sprintf("w%d", i)).Row().Scan(&id)
+				if err != nil {
+					t.Fatal(err)
+				}
 				if err := db.Exec(`UPDATE items SET qty = qty + 1 WHERE id = ?`, item.ID).Error; err != nil {
 					t.Fatal(err)
 				}
-				err := db.Transaction(func(tx *gorm.DB) error {
+				err = db.Transaction(func(tx *gorm.DB) error {
 					return tx.Model(&item).Update("qty", 0).Error
 				})
 				if err != nil {
@@ -65,12 +75,13 @@ func TestPrepareStmtCacheConstant(t *testing.T) {
 				t.Errorf("the connection's prepared statements grew from %d to %d", serverBefore, got)
 			}
 
-			got := e.stored(t, 1001*4)
-			if len(got) != 1001*4 {
-				t.Fatalf("got %d changes, want %d", len(got), 1001*4)
+			const writes = 6
+			got := e.stored(t, 1001*writes)
+			if len(got) != 1001*writes {
+				t.Fatalf("got %d changes, want %d", len(got), 1001*writes)
 			}
 			for j, c := range got {
-				if want := ctxJSON(j / 4); !sameJSON(c.context, want) {
+				if want := ctxJSON(j / writes); !sameJSON(c.context, want) {
 					t.Fatalf("change %d has context %q, want %q: %s", j, c.context, want, c.data)
 				}
 			}

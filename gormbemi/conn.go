@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/bemi-go/bemi/core"
+	"github.com/bemi-go/bemi/internal/pgxsql"
 	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 )
@@ -24,8 +25,10 @@ const (
 	// viaComment appends the context comment to the statement text. It is
 	// used where no statement cache receives the text: when pgx caches
 	// nothing by text (the simple protocol, for example), and outside a
-	// transaction, where the statement runs without a cached prepared
-	// statement (see stmtConn.uncached).
+	// transaction. There, on pgx's driver, a write goes as a batch of
+	// set_config and the unchanged statement instead (see statement.batch),
+	// and the commented statement runs without a cached prepared statement
+	// only where the batch cannot serve (see stmtConn.uncached).
 	viaComment
 )
 
@@ -54,13 +57,15 @@ type stmtConn struct {
 	// tracked is false when WithTables excludes the statement's table.
 	tracked bool
 
-	// uncached runs commented statements in pgx's QueryExecModeDescribeExec.
-	// pgx then prepares them as the unnamed statement and reads the
-	// parameter types from the server, so arguments are encoded exactly as
-	// in the default mode. pgx's statement cache never fills with
-	// statements used once. It costs a second round trip. QueryExecModeExec would
-	// not, but it infers parameter types from Go types, which pgx v5.13's
-	// documentation warns can change how some values are encoded.
+	// uncached runs commented statements in pgx's QueryExecModeDescribeExec,
+	// for writes that the batch cannot send: a statement whose result types
+	// pgxsql.Exact rejects, or arguments with pgx query options. pgx then
+	// prepares them as the unnamed statement and reads the parameter types
+	// from the server, so arguments are encoded exactly as in the default
+	// mode. pgx's statement cache never fills with statements used once. It
+	// costs a second round trip. QueryExecModeExec would not, but it infers
+	// parameter types from Go types, which pgx v5.13's documentation warns
+	// can change how some values are encoded.
 	uncached bool
 }
 
@@ -72,8 +77,9 @@ type statement struct {
 	args   []any
 	locked *sync.Mutex
 
-	// batch is the pool on which ExecContext may send payload and the
-	// original statement as one batch instead of the commented query.
+	// batch is the pool on which payload and the original statement may go
+	// as one batch instead of the commented query (see execBatch and
+	// queryBatch).
 	batch   *sql.DB
 	payload []byte
 }
@@ -111,7 +117,10 @@ func (c *stmtConn) ExecContext(ctx context.Context, query string, args ...any) (
 }
 
 // QueryContext runs query with the statement's context attached. A write
-// with RETURNING arrives here.
+// with RETURNING arrives here. Outside a transaction on pgx's driver, a
+// write with context runs as one batch of set_config and the statement,
+// and its rows are read into memory before QueryContext returns (see
+// queryBatch).
 func (c *stmtConn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	s, err := c.annotate(ctx, query, args)
 	if err != nil {
@@ -119,25 +128,40 @@ func (c *stmtConn) QueryContext(ctx context.Context, query string, args ...any) 
 	}
 	defer s.done()
 
+	if s.batch != nil {
+		rows, err := queryBatch(ctx, s.batch, &c.in.results, s.payload, query, args)
+		if err != nil && !errors.Is(err, errNotPgx) && !errors.Is(err, errInexactTypes) {
+			return nil, err
+		}
+		if err == nil {
+			return rows.SQLRows()
+		}
+	}
+
 	return s.pool.QueryContext(ctx, s.query, s.args...)
 }
 
-// QueryRowContext runs query with the statement's context attached. A
-// *sql.Row cannot carry an error of its own, so when attaching fails the
-// error goes to the *gorm.DB and the row reports context.Canceled.
+// QueryRowContext runs query with the statement's context attached, as
+// QueryContext does. When attaching fails, the error goes to the *gorm.DB
+// and to the returned row.
 func (c *stmtConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	s, err := c.annotate(ctx, query, args)
 	if err != nil {
 		_ = c.db.AddError(err)
-		canceled, cancel := context.WithCancel(ctx)
-		cancel()
-		if sqlDB := rootDB(c.db.ConnPool); sqlDB != nil {
-			return sqlDB.QueryRowContext(canceled, query, args...)
-		}
 
-		return c.inner.QueryRowContext(canceled, query, args...)
+		return pgxsql.ErrRow(err)
 	}
 	defer s.done()
+
+	if s.batch != nil {
+		rows, err := queryBatch(ctx, s.batch, &c.in.results, s.payload, query, args)
+		if err != nil && !errors.Is(err, errNotPgx) && !errors.Is(err, errInexactTypes) {
+			return pgxsql.ErrRow(err)
+		}
+		if err == nil {
+			return rows.SQLRow()
+		}
+	}
 
 	return s.pool.QueryRowContext(ctx, s.query, s.args...)
 }
@@ -171,7 +195,7 @@ func (c *stmtConn) annotate(ctx context.Context, query string, args []any) (stat
 		s.query = core.AppendComment(query, payload)
 		if c.uncached {
 			s.args = append([]any{pgx.QueryExecModeDescribeExec}, args...)
-			if db, ok := c.direct.(*sql.DB); ok {
+			if db, ok := c.direct.(*sql.DB); ok && batchable(args) {
 				s.batch, s.payload = db, payload
 			}
 		}

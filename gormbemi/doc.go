@@ -59,9 +59,18 @@
 //     setting lasts exactly for the statement.
 //   - A write that returns rows outside a transaction (Create with
 //     SkipDefaultTransaction, Raw("INSERT ... RETURNING id").Scan): the
-//     comment. The statement bypasses GORM's prepared statement cache and
-//     runs in pgx's QueryExecModeDescribeExec, so it never enters pgx's
-//     cache either. That takes a second round trip.
+//     same batch. The plugin reads the rows into memory and returns them
+//     as *sql.Rows or *sql.Row with the values that pgx's database/sql
+//     driver gives. Before the first run of a statement text, it describes
+//     the statement in a round trip of its own to check that it returns
+//     only column types it converts exactly, and remembers the answer for
+//     up to 1,024 statement texts. Those are the types that
+//     database/sql receives in binary format, text types, uuid, numeric,
+//     json, jsonb, xml, enums and other types unknown to pgx. A statement
+//     that returns another type, such as time, interval, an array or a
+//     range, gets the comment instead. It bypasses GORM's prepared
+//     statement cache and runs in pgx's QueryExecModeDescribeExec, so it
+//     never enters pgx's cache either, which takes a second round trip.
 //   - pgx modes that cache nothing by text (postgres.Config
 //     PreferSimpleProtocol, or default_query_exec_mode simple_protocol,
 //     exec or describe_exec in the DSN) without GORM's PrepareStmt: the
@@ -117,4 +126,9 @@
 //     for set_config.
 //   - WithTables cannot apply to Exec and Raw, which have no model: they
 //     always carry the context.
+//   - Outside a transaction, the rows of a write with context are in
+//     memory before QueryContext returns, so a write that returns many
+//     rows holds them all at once. An error that the server reports after
+//     the first row comes back from the query, not from rows.Err as on
+//     pgx's driver.
 package gormbemi

@@ -12,6 +12,7 @@ require (
 
 require (
 	github.com/bemi-go/bemi/capture v0.0.0-00010101000000-000000000000
+	github.com/bemi-go/bemi/internal/pgxsql v0.0.0
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/pgx/v5 v5.13.0
@@ -27,3 +28,5 @@ require (
 replace github.com/bemi-go/bemi/core => ../core
 
 replace github.com/bemi-go/bemi/capture => ../capture
+
+replace github.com/bemi-go/bemi/internal/pgxsql => ../internal/pgxsql

@@ -72,6 +72,10 @@ type envOptions struct {
 	// messages themselves: whether a statement got the reset message or
 	// none, and how many messages a statement emitted.
 	wal bool
+
+	// schema runs after the standard tables are created and before bemi
+	// setup, so its tables are tracked too.
+	schema []string
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -84,13 +88,13 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
-	for _, q := range []string{
+	for _, q := range append([]string{
 		`CREATE TABLE owners (id bigserial PRIMARY KEY, name text NOT NULL)`,
 		`CREATE TABLE items (id bigserial PRIMARY KEY, name text NOT NULL, qty int NOT NULL DEFAULT 0,
 			owner_id bigint REFERENCES owners (id) ON DELETE CASCADE, deleted_at timestamptz)`,
 		`CREATE UNIQUE INDEX items_name ON items (name)`,
 		`CREATE TABLE plains (id bigserial PRIMARY KEY, name text NOT NULL)`,
-	} {
+	}, o.schema...) {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

@@ -23,6 +23,9 @@ type installation struct {
 	// default_query_exec_mode=simple_protocol in the DSN) and in the modes
 	// exec and describe_exec. A comment then costs nothing extra.
 	uncachedText bool
+
+	// results records which statements queryBatch can read exactly.
+	results resultTypes
 }
 
 // inspect finds out, without a round trip, which driver runs db's pool and

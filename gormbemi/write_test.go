@@ -55,7 +55,7 @@ func TestStatementsSent(t *testing.T) {
 				var id int64
 				return db.Raw(`INSERT INTO items (name) VALUES (?) RETURNING id`, "b").Scan(&id).Error
 			},
-			want: []string{`INSERT INTO items (name) VALUES ($1) RETURNING id /*Bemi ` + payload + ` Bemi*/`},
+			want: []string{"BATCH[SELECT set_config('bemi.context', $1, true) | INSERT INTO items (name) VALUES ($1) RETURNING id]"},
 		},
 		{
 			name: "user transaction",
@@ -301,5 +301,26 @@ func TestEncodeErrorFailsWrite(t *testing.T) {
 	got := e.stored(t, 1)
 	if len(got) != 1 || !strings.Contains(got[0].data, `"after"`) {
 		t.Errorf("stored changes:\n%s\nwant only the row named after", formatChanges(got))
+	}
+}
+
+// TestEncodeErrorFailsRow checks that Row returns the encoding error from
+// Scan, as it returns a statement's error, and runs nothing.
+func TestEncodeErrorFailsRow(t *testing.T) {
+	e := newEnv(t, envOptions{})
+
+	ctx := coreWith(context.Background(), "callback", func() {})
+	var id int64
+	err := e.db.WithContext(ctx).Raw(`INSERT INTO items (name) VALUES (?) RETURNING id`, "a").Row().Scan(&id)
+	if err == nil || !strings.Contains(err.Error(), `"callback"`) {
+		t.Fatalf("Scan error = %v, want an encoding error that names the field", err)
+	}
+
+	var n int64
+	if err := e.db.Model(&Item{}).Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("the failed write stored %d rows", n)
 	}
 }

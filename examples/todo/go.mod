@@ -38,6 +38,7 @@ require (
 require (
 	github.com/bemi-go/bemi/entbemi v0.0.0
 	github.com/bemi-go/bemi/gormbemi v0.0.0
+	github.com/bemi-go/bemi/internal/pgxsql v0.0.0 // indirect
 	github.com/bemi-go/bemi/pgxbemi v0.0.0
 	github.com/bytedance/gopkg v0.1.3 // indirect
 	github.com/bytedance/sonic v1.15.0 // indirect
@@ -80,6 +81,7 @@ replace (
 	github.com/bemi-go/bemi/capture => ../../capture
 	github.com/bemi-go/bemi/core => ../../core
 	github.com/bemi-go/bemi/entbemi => ../../entbemi
+	github.com/bemi-go/bemi/internal/pgxsql => ../../internal/pgxsql
 	github.com/bemi-go/bemi/middleware/chi => ../../middleware/chi
 	github.com/bemi-go/bemi/middleware/gin => ../../middleware/gin
 	github.com/bemi-go/bemi/pgxbemi => ../../pgxbemi
