@@ -138,9 +138,9 @@ func ExampleAnnotator_Payload() {
 		panic(err)
 	}
 	if ok {
-		fmt.Printf("SELECT set_config('%s', $1, true) -- $1 = %s\n", core.SettingName, payload)
+		fmt.Printf("%s -- $1 = %s\n", core.SetContextSQL, payload)
 	}
-	// Output: SELECT set_config('bemi.context', $1, true) -- $1 = {"userId":187234}
+	// Output: SELECT pg_catalog.set_config('bemi.context', $1, true) IS NULL -- $1 = {"userId":187234}
 }
 
 // A background job has no HTTP request: it attaches its own context before

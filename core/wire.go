@@ -20,9 +20,19 @@ const (
 
 	// SettingName is the transaction-local setting that the trigger reads
 	// before it looks at the statement's comment. An adapter sets it with
-	// set_config(SettingName, payload, true) before a statement and clears it
-	// with set_config(SettingName, '', true) after, in the same round trip.
+	// SetContextSQL before a statement and clears it with ClearContextSQL,
+	// in the same round trip as the statement.
 	SettingName = "bemi.context"
+
+	// SetContextSQL sets SettingName to the parameter $1 until the end of
+	// the transaction. It returns a boolean instead of the value that
+	// set_config returns, so a large context does not travel back to the
+	// client.
+	SetContextSQL = "SELECT pg_catalog.set_config('" + SettingName + "', $1, true) IS NULL"
+
+	// ClearContextSQL sets SettingName to the empty string until the end of
+	// the transaction, which means no context.
+	ClearContextSQL = "SELECT pg_catalog.set_config('" + SettingName + "', '', true) IS NULL"
 
 	// ResetPayload is the message content that the trigger emits when a
 	// statement without context follows one with context in the same

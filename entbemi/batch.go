@@ -18,8 +18,8 @@ import (
 // The statements that set and clear the context. Their text never changes,
 // so pgx prepares each once per connection.
 const (
-	setContextSQL   = "SELECT pg_catalog.set_config('" + core.SettingName + "', $1, true)"
-	clearContextSQL = "SELECT pg_catalog.set_config('" + core.SettingName + "', '', true)"
+	setContextSQL   = core.SetContextSQL
+	clearContextSQL = core.ClearContextSQL
 )
 
 // maxBatchAttempts bounds the attempts of a batch that failed before any

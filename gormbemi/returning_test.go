@@ -168,7 +168,7 @@ func TestReturningWritesMatchPlain(t *testing.T) {
 			}
 
 			sent := strings.Join(e.trace.take(), "\n")
-			if s.op != "" && !strings.Contains(sent, "BATCH[SELECT set_config('bemi.context', $1, true) | ") {
+			if s.op != "" && !strings.Contains(sent, "BATCH[SELECT pg_catalog.set_config('bemi.context', $1, true) IS NULL | ") {
 				t.Errorf("sent no batch of set_config and the statement:\n%s", sent)
 			}
 			if strings.Contains(sent, "/*Bemi") {

@@ -15,7 +15,7 @@ import (
 // setContextSQL sets the context for the following statements of the
 // transaction. The text never changes, so statement caches keep it
 // prepared.
-const setContextSQL = "SELECT set_config('" + core.SettingName + "', $1, true)"
+const setContextSQL = core.SetContextSQL
 
 // txState is the plugin's record of the setting core.SettingName in one
 // transaction. Its mutex is held from set_config to the end of the

@@ -39,7 +39,7 @@ func TestStatementsSent(t *testing.T) {
 			name:  "default transaction",
 			write: func(db *gorm.DB) error { return db.Create(&Item{Name: "a"}).Error },
 			want: []string{
-				"BATCH[begin | SELECT set_config('bemi.context', $1, true)]",
+				"BATCH[begin | SELECT pg_catalog.set_config('bemi.context', $1, true) IS NULL]",
 				`INSERT INTO "items" ("name","qty","owner_id","deleted_at") VALUES ($1,$2,$3,$4) RETURNING "id"`,
 				"commit",
 			},
@@ -47,7 +47,7 @@ func TestStatementsSent(t *testing.T) {
 		{
 			name:  "exec outside a transaction",
 			write: func(db *gorm.DB) error { return db.Exec(`UPDATE items SET qty = ?`, 2).Error },
-			want:  []string{"BATCH[SELECT set_config('bemi.context', $1, true) | UPDATE items SET qty = $1]"},
+			want:  []string{"BATCH[SELECT pg_catalog.set_config('bemi.context', $1, true) IS NULL | UPDATE items SET qty = $1]"},
 		},
 		{
 			name: "query outside a transaction",
@@ -55,7 +55,7 @@ func TestStatementsSent(t *testing.T) {
 				var id int64
 				return db.Raw(`INSERT INTO items (name) VALUES (?) RETURNING id`, "b").Scan(&id).Error
 			},
-			want: []string{"BATCH[SELECT set_config('bemi.context', $1, true) | INSERT INTO items (name) VALUES ($1) RETURNING id]"},
+			want: []string{"BATCH[SELECT pg_catalog.set_config('bemi.context', $1, true) IS NULL | INSERT INTO items (name) VALUES ($1) RETURNING id]"},
 		},
 		{
 			name: "user transaction",
@@ -70,7 +70,7 @@ func TestStatementsSent(t *testing.T) {
 			},
 			want: []string{
 				"begin",
-				"SELECT set_config('bemi.context', $1, true)",
+				"SELECT pg_catalog.set_config('bemi.context', $1, true) IS NULL",
 				`UPDATE "items" SET "qty"=$1 WHERE name = $2 AND "items"."deleted_at" IS NULL`,
 				`UPDATE "items" SET "qty"=$1 WHERE name = $2 AND "items"."deleted_at" IS NULL`,
 				"commit",

@@ -11,8 +11,8 @@ import (
 // trigger reads. Their text never changes, so pgx prepares each once per
 // connection and caches it like any other statement.
 const (
-	setSQL   = "SELECT pg_catalog.set_config('" + core.SettingName + "', $1, true)"
-	clearSQL = "SELECT pg_catalog.set_config('" + core.SettingName + "', '', true)"
+	setSQL   = core.SetContextSQL
+	clearSQL = core.ClearContextSQL
 )
 
 // settingPrefix returns a simple-protocol statement that sets the setting to
