@@ -32,15 +32,15 @@ const (
 	// (JENTRY_OFFLENMASK). Larger input fails with SQLSTATE 54000.
 	maxJSONBSize = 1<<28 - 1
 
-	// maxArrayElements and maxObjectPairs are the most elements of one array
-	// and key-value pairs of one object (duplicate keys counted) that jsonb
-	// input parses. One more fails with "invalid memory alloc request size"
+	// maxArrayElements and maxObjectPairs are the maximum number of elements
+	// of one array and key-value pairs of one object (duplicate keys
+	// counted) that jsonb input parses. One more fails with "invalid memory alloc request size"
 	// (SQLSTATE XX000) when the parser doubles its array of values past 1 GB.
 	maxArrayElements = 1 << 24
 	maxObjectPairs   = 1 << 23
 
-	// maxNumericScale is the most digits after the decimal point that
-	// numeric stores, and maxNumericExponent the highest power of ten of its
+	// maxNumericScale is the maximum number of digits after the decimal
+	// point that numeric stores, and maxNumericExponent the highest power of ten of its
 	// leading digit: the weight, in base-10000 digits, is an int16. Numbers
 	// beyond them, and exponents at or beyond maxNumericExponentInput,
 	// fail with "value overflows numeric format" (SQLSTATE 22003).
@@ -49,10 +49,10 @@ const (
 	maxNumericExponentInput = 1<<30 - 1
 
 	// sizeCheckFrom is the payload size from which the stitcher counts
-	// elements and sizes. Each byte of JSON text becomes at most 8 bytes of
-	// jsonb (a one-digit number and its comma take 2 bytes of text and 12 of
-	// jsonb), and an array needs 2 bytes of text per element, so a smaller
-	// payload is within every limit above.
+	// elements and sizes. Below it, every limit above holds. Each byte of
+	// JSON text becomes at most 8 bytes of jsonb: a one-digit number and its
+	// comma take 2 bytes of text and 12 of jsonb. An array needs 2 bytes of
+	// text per element, and an object 5 per pair.
 	sizeCheckFrom = 16 << 20
 
 	// maxInvalidContextText is the longest text, in bytes as jsonb stores
@@ -84,7 +84,7 @@ type Stitcher struct {
 	// once per Stitcher.
 	empty json.RawMessage
 
-	// invalidReason is why the last payload kept as text was not applied.
+	// invalidReason is the error of the last payload kept as text.
 	invalidReason error
 }
 
@@ -307,8 +307,8 @@ func numericFits(b []byte) (int, bool) {
 // number takes at most 8 bytes of header and 2 bytes per 4 decimal digits,
 // plus one more 2-byte digit for alignment.
 func checkJSONBSize(doc []byte) error {
-	// elements counts the commas of each open container, and object tells
-	// whether it is an object.
+	// elements counts the commas of each open container, and object is
+	// set for the containers that are objects.
 	var elements []int
 	var object []bool
 

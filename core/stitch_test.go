@@ -172,8 +172,8 @@ func TestStitcherCopiesContent(t *testing.T) {
 	}
 }
 
-// nested returns a context object whose value under "a" nests arrays so that
-// the document is depth levels deep, counting the object.
+// nestedArrays returns a context object whose value under "a" nests arrays,
+// so that the document is depth levels deep, counting the object.
 func nestedArrays(depth int) string {
 	return `{"a":` + strings.Repeat("[", depth-1) + strings.Repeat("]", depth-1) + `}`
 }
@@ -381,9 +381,9 @@ func TestStitcherElementLimits(t *testing.T) {
 }
 
 // TestStitcherOnPostgres checks the stitcher's verdicts against jsonb input
-// in PostgreSQL, run with its smallest max_stack_depth: a payload the
-// stitcher applies must be accepted, a number it rejects must be rejected,
-// and every stitched context, the invalid form included, must be accepted.
+// in PostgreSQL, run with its smallest max_stack_depth. A payload the
+// stitcher applies must be accepted, and a number it rejects rejected. Every
+// stitched context, the invalid form included, must be accepted.
 func TestStitcherOnPostgres(t *testing.T) {
 	t.Parallel()
 
