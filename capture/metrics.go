@@ -52,11 +52,11 @@ type PositionMetrics interface {
 }
 
 // InvalidContextMetrics is an optional interface of a Metrics that counts
-// context payloads that are not JSON objects.
+// context payloads that are not JSON objects, or that jsonb rejects.
 type InvalidContextMetrics interface {
 	// InvalidContext is called for each _bemi message whose payload is not
-	// a JSON object. Its changes keep the payload as text under
-	// core.InvalidContextKey.
+	// a JSON object, or is one that PostgreSQL's jsonb input rejects. Its
+	// changes keep the payload as text under core.InvalidContextKey.
 	InvalidContext(InvalidContextEvent)
 }
 
