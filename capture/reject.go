@@ -21,8 +21,8 @@ import (
 // RejectedTextLimit bytes, and size its full length in bytes.
 const RejectedKey = "_bemiRejected"
 
-// RejectedTextLimit is the most bytes of a rejected value's JSON text kept
-// under RejectedKey. The text is cut at a character boundary.
+// RejectedTextLimit is the maximum number of bytes of a rejected value's
+// JSON text kept under RejectedKey. The text is cut at a character boundary.
 const RejectedTextLimit = 64 << 10
 
 // jsonbColumns are the indexes in a change row of the jsonb columns that
@@ -69,8 +69,9 @@ type rejectedRow struct {
 	asciiOnly  bool
 }
 
-// careful reports whether rows must be copied under savepoints: the session
-// restreams after a rejection, and rows reaches its position.
+// careful reports whether rows must be copied under savepoints, because the
+// session restreams after a rejection and rows start at or before the
+// rejected batch.
 func (w *writer) careful(rows [][]any) bool {
 	return w.carefulThrough != 0 && rowPosition(rows[0]) <= w.carefulThrough
 }
@@ -296,7 +297,8 @@ func rejectedValue(column string, pgErr *pgconn.PgError, value []byte, ascii boo
 	}
 	b, err := json.Marshal(map[string]rejection{RejectedKey: {Column: column, Error: message, Size: len(value), Text: textString}})
 	if err != nil {
-		// Marshaling strings and an int cannot fail.
+		// json.Marshal fails only for unsupported types and values, such
+		// as channels or NaN, and rejection has none.
 		panic(fmt.Sprintf("encode rejected value: %v", err))
 	}
 

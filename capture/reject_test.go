@@ -501,6 +501,8 @@ func TestWorkerRejectedRowLastForms(t *testing.T) {
 			t.Errorf("no log line with %q:\n%s", want, logs)
 		}
 	}
+
+	restartStoresOnce(t, s, r, capture.Config{}, 4)
 }
 
 func TestWorkerStopsWhenEveryFormRejected(t *testing.T) {
