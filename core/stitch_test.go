@@ -184,7 +184,7 @@ func nestedObjects(depth int) string {
 }
 
 // numberCases are JSON numbers at the limits of PostgreSQL 15's numeric
-// input, with whether jsonb accepts them. TestStitcherNumbersOnPostgres
+// input, with whether jsonb accepts them. TestStitcherOnPostgres
 // checks each verdict against the server.
 var numberCases = []struct {
 	number string
@@ -360,7 +360,8 @@ func TestStitcherElementLimits(t *testing.T) {
 		{name: "2^24+1 array elements", payload: list(`{"a":[`, "true", "]}", 1<<24+1), want: core.ErrContextTooMany},
 		{name: "2^23 object pairs", payload: list(`{`, `"":1`, `}`, 1<<23), want: nil},
 		{name: "2^23+1 object pairs", payload: list(`{`, `"":1`, `}`, 1<<23+1), want: core.ErrContextTooMany},
-		// 19 bytes of jsonb per element at most: 15 million exceed 256 MB.
+		// The estimate counts 19 bytes per element, 285 MB in all, over the
+		// limit. PostgreSQL would store these in about 240 MB.
 		{name: "estimate over 256 MB", payload: list(`{"a":[`, "1.1", "]}", 15_000_000), want: core.ErrContextTooLarge},
 	}
 	for _, tt := range tests {
