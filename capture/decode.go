@@ -86,10 +86,11 @@ func (s *session) message(m *pglogrepl.LogicalDecodingMessage) {
 	// receive overwrites.
 	content := bytes.Clone(m.Content)
 	if s.stitcher.Message(m.Prefix, m.Transactional, content) == core.MessageInvalid {
-		s.log.Warn("context message is not a JSON object: kept as text under "+core.InvalidContextKey,
-			"xid", s.txn.xid, "lsn", m.LSN, "size", len(content))
+		reason := s.stitcher.InvalidReason()
+		s.log.Warn("context message cannot be stored as jsonb: kept as text under "+core.InvalidContextKey,
+			"reason", reason, "xid", s.txn.xid, "lsn", m.LSN, "size", len(content))
 		if s.w.invalid != nil {
-			s.w.invalid.InvalidContext(InvalidContextEvent{TransactionID: s.txn.xid, LSN: m.LSN, Size: len(content)})
+			s.w.invalid.InvalidContext(InvalidContextEvent{TransactionID: s.txn.xid, LSN: m.LSN, Size: len(content), Reason: reason})
 		}
 	}
 }

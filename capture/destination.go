@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bemi-go/bemi/core"
@@ -28,6 +30,20 @@ var changeColumns = []string{
 	"before", "after", "context",
 	"committed_at", "queued_at", "transaction_id", "position", "ordinal",
 }
+
+// Indexes in changeColumns, and in each change row, of the columns that the
+// writer reads.
+const (
+	columnSchema        = 2
+	columnTable         = 3
+	columnPrimaryKey    = 4
+	columnBefore        = 6
+	columnAfter         = 7
+	columnContext       = 8
+	columnTransactionID = 11
+	columnPosition      = 12
+	columnOrdinal       = 13
+)
 
 // destination batches change rows for the destination. It is used by the
 // session's goroutine, and hands each batch to a writer goroutine, so the
@@ -90,12 +106,16 @@ func (c *rowCounts) add(op core.Operation, hasContext bool) {
 // rows and checkpoints instead of writing them, so a benchmark can measure
 // everything but the destination. wake is called from the writer's
 // goroutine after each commit, so the session collects the result soon.
-func newDestination(conn *pgx.Conn, schema string, cfg Config, discard bool, wake func()) *destination {
+// Copies of rows at or before carefulThrough run under savepoints (see
+// writer.carefulThrough).
+func newDestination(conn *pgx.Conn, schema string, cfg Config, discard bool, wake func(), carefulThrough pglogrepl.LSN, log *slog.Logger) *destination {
+	w := startWriter(conn, pgx.Identifier{schema, "changes"}, discard, wake, carefulThrough, log)
+
 	return &destination{
 		maxRows:  cfg.MaxBatchRows,
 		maxBytes: cfg.MaxBatchBytes,
 		interval: cfg.FlushInterval,
-		w:        startWriter(conn, pgx.Identifier{schema, "changes"}, discard, wake),
+		w:        w,
 	}
 }
 
@@ -308,7 +328,18 @@ type writer struct {
 	table   pgx.Identifier
 	discard bool
 	wake    func()
+	log     *slog.Logger
 	tx      pgx.Tx
+
+	// carefulThrough is the position of the last batch that the destination
+	// rejected in an earlier session, or zero. Batches that start at or
+	// before it are copied under a savepoint, and row by row when rejected
+	// again (copyCarefully). Later batches are copied as usual.
+	carefulThrough pglogrepl.LSN
+
+	// rejected lists the rows of the open destination transaction that
+	// were stored in degraded form.
+	rejected []rejectedRow
 
 	// copyTime is the time spent on copies since the last commit, which
 	// the commit's FlushEvent.Duration includes.
@@ -323,12 +354,14 @@ type writer struct {
 	err  error
 }
 
-func startWriter(conn *pgx.Conn, table pgx.Identifier, discard bool, wake func()) *writer {
+func startWriter(conn *pgx.Conn, table pgx.Identifier, discard bool, wake func(), carefulThrough pglogrepl.LSN, log *slog.Logger) *writer {
 	w := &writer{
-		conn:    conn,
-		table:   table,
-		discard: discard,
-		wake:    wake,
+		conn:           conn,
+		table:          table,
+		discard:        discard,
+		wake:           wake,
+		log:            log,
+		carefulThrough: carefulThrough,
 		// Copies take no result, commits at most maxCommitsInFlight.
 		requests: make(chan writeRequest, maxCommitsInFlight),
 		results:  make(chan FlushEvent, maxCommitsInFlight),
@@ -386,7 +419,9 @@ func (w *writer) stop() {
 }
 
 // copy copies rows into the destination transaction, beginning it when
-// needed.
+// needed. When the destination rejects the rows with a data error, it
+// returns a *rejectionError, after which the worker restreams from the
+// checkpoint in careful mode.
 func (w *writer) copy(rows [][]any) error {
 	if len(rows) == 0 || w.discard {
 		return nil
@@ -398,15 +433,16 @@ func (w *writer) copy(rows [][]any) error {
 	if err := w.begin(ctx); err != nil {
 		return err
 	}
-	n, err := w.tx.CopyFrom(ctx, w.table, changeColumns, pgx.CopyFromRows(rows))
-	if err != nil {
-		return fmt.Errorf("copy %d rows into %s: %w", len(rows), w.table.Sanitize(), err)
-	}
-	if int(n) != len(rows) {
-		return fmt.Errorf("copy into %s: stored %d of %d rows", w.table.Sanitize(), n, len(rows))
+	if w.careful(rows) {
+		return w.copyCarefully(rows)
 	}
 
-	return nil
+	err := w.copyRows(ctx, rows)
+	if _, ok := dataError(err); ok {
+		return &rejectionError{through: rowPosition(rows[len(rows)-1]), err: err}
+	}
+
+	return err
 }
 
 func (w *writer) begin(ctx context.Context) error {
@@ -451,13 +487,21 @@ func (w *writer) commit(req writeRequest, start time.Time) (FlushEvent, error) {
 	err = w.tx.Commit(ctx)
 	w.tx = nil
 	if err != nil {
+		w.rejected = nil
 		return ev, fmt.Errorf("commit destination transaction at %s: %w", cp.CommitLSN, err)
 	}
 
 	cp.UpdatedAt = updatedAt
 	ev.Checkpoint = cp
 	ev.Duration = w.copyTime + time.Since(start)
+	ev.Rejected = len(w.rejected)
 	w.copyTime = 0
+	w.logRejected()
+	w.rejected = nil
+	if w.carefulThrough != 0 && cp.CommitLSN >= w.carefulThrough {
+		w.log.Info("stored the transactions up to the rejected batch: copies run without savepoints again", "lsn", cp.CommitLSN)
+		w.carefulThrough = 0
+	}
 
 	return ev, nil
 }
@@ -473,6 +517,7 @@ func (w *writer) rollback() error {
 	err := w.tx.Rollback(ctx)
 	w.tx = nil
 	w.copyTime = 0
+	w.rejected = nil
 	if err != nil && !errors.Is(err, pgx.ErrTxClosed) {
 		return fmt.Errorf("roll back destination transaction: %w", err)
 	}

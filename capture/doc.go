@@ -31,8 +31,10 @@
 // preceding logical decoding message with prefix "_bemi" (core.Stitcher);
 // the reset message {} ends a context. Messages with other prefixes and
 // non-transactional messages are ignored. A payload that is not a JSON
-// object is kept as text under core.InvalidContextKey and logged as a
-// warning with its xid and LSN, never with its content.
+// object, or is one that PostgreSQL's jsonb input rejects (too deeply
+// nested, a number outside numeric's range, too large), is kept as text
+// under core.InvalidContextKey and logged as a warning with its xid and
+// LSN, never with its content.
 //
 // Change rows are copied (COPY) into the destination in batches of at most
 // Config.MaxBatchRows rows or Config.MaxBatchBytes bytes, so a large source
@@ -49,6 +51,14 @@
 // change is stored once. A change is identified by its transaction's commit
 // LSN (position) and its place in the transaction (ordinal), which stay
 // distinct when one statement changes many rows.
+//
+// When the destination rejects a COPY with a data error (SQLSTATE class 22)
+// or a program limit (class 54), the worker restreams from the checkpoint
+// and copies the batches up to the rejected one under savepoints. A batch
+// rejected again is copied row by row, and each rejected row is stored with
+// its rejected values replaced by {RejectedKey: {...}}, so one row never
+// stops the stream. Each such row is logged as an error and counted in
+// FlushEvent.Rejected.
 //
 // While nothing received is waiting to be stored, the worker confirms the
 // WAL position of the server's keepalive messages, so the slot does not

@@ -120,9 +120,9 @@ type running struct {
 	logs   *syncBuffer
 }
 
-// start runs a worker on cfg (SourceURL defaults to s.url) until the test
-// ends or stop is called.
-func (s *source) start(cfg capture.Config) *running {
+// start runs a worker on cfg (SourceURL defaults to s.url) with opts until
+// the test ends or stop is called.
+func (s *source) start(cfg capture.Config, opts ...capture.Option) *running {
 	s.t.Helper()
 
 	if cfg.SourceURL == "" {
@@ -135,7 +135,7 @@ func (s *source) start(cfg capture.Config) *running {
 		cfg.StatusInterval = 200 * time.Millisecond
 	}
 	logs := &syncBuffer{}
-	w, err := capture.New(cfg, capture.WithLogger(newTextLogger(logs)))
+	w, err := capture.New(cfg, append([]capture.Option{capture.WithLogger(newTextLogger(logs))}, opts...)...)
 	if err != nil {
 		s.t.Fatalf("new worker: %v", err)
 	}

@@ -52,11 +52,11 @@ type PositionMetrics interface {
 }
 
 // InvalidContextMetrics is an optional interface of a Metrics that counts
-// context payloads that are not JSON objects.
+// context payloads that are not JSON objects, or that jsonb rejects.
 type InvalidContextMetrics interface {
 	// InvalidContext is called for each _bemi message whose payload is not
-	// a JSON object. Its changes keep the payload as text under
-	// core.InvalidContextKey.
+	// a JSON object, or is one that PostgreSQL's jsonb input rejects. Its
+	// changes keep the payload as text under core.InvalidContextKey.
 	InvalidContext(InvalidContextEvent)
 }
 
@@ -92,6 +92,11 @@ type FlushEvent struct {
 	// commit: every COPY of the destination transaction, the checkpoint and
 	// the commit.
 	Duration time.Duration
+
+	// Rejected counts the committed rows that the destination rejected and
+	// that were stored in degraded form, with RejectedKey in place of the
+	// rejected values. Rows counts them too.
+	Rejected int
 }
 
 // ReconnectEvent describes a reconnect attempt after an error.
@@ -142,12 +147,16 @@ func (e PositionEvent) Lag() uint64 {
 	return uint64(e.ServerWALEnd - e.Confirmed)
 }
 
-// InvalidContextEvent describes a _bemi message whose payload is not a JSON
-// object. It carries the size, never the payload.
+// InvalidContextEvent describes a _bemi message whose payload was kept as
+// text. It carries the size and the reason, never the payload.
 type InvalidContextEvent struct {
 	TransactionID uint32
 	LSN           pglogrepl.LSN
 	Size          int
+
+	// Reason is one of core's ErrContext errors, such as
+	// core.ErrContextNotObject.
+	Reason error
 }
 
 // noMetrics drops every event.

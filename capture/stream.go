@@ -115,7 +115,7 @@ func newSession(w *Worker, repl *pgconn.PgConn, catalog, dest *pgx.Conn, slot sl
 		confirmed:  confirmed,
 		reported:   confirmed,
 	}
-	s.dest = newDestination(dest, w.cfg.DestinationSchema, w.cfg, w.discard, s.interrupt)
+	s.dest = newDestination(dest, w.cfg.DestinationSchema, w.cfg, w.discard, s.interrupt, w.carefulThrough, w.log)
 
 	return s
 }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -44,6 +45,12 @@ type Worker struct {
 	// discard drops change rows instead of writing them, for benchmarks of
 	// the decoding path (see export_test.go).
 	discard bool
+
+	// carefulThrough is the position of the last batch the destination
+	// rejected with a data error, or zero. Sessions copy the batches up to
+	// it under savepoints and store rejected rows in degraded form. Only
+	// Run's goroutine uses it.
+	carefulThrough pglogrepl.LSN
 
 	mu         sync.Mutex
 	checkpoint Checkpoint
@@ -122,6 +129,9 @@ func (w *Worker) Run(ctx context.Context) error {
 			return nil
 		}
 		cp, _ := w.Checkpoint()
+		if w.restreamCarefully(ctx, err, cp) {
+			continue
+		}
 		if !retryable(err) {
 			w.log.Error("capture failed", "error", err, "checkpoint", cp.CommitLSN, "xid", cp.TransactionID)
 
@@ -151,6 +161,33 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-time.After(delay):
 		}
 	}
+}
+
+// restreamCarefully reports whether err is a batch that the destination
+// rejected beyond the positions already copied with care, and if so makes
+// the next session copy up to that batch under savepoints. A rejection at or
+// before carefulThrough means that even the degraded forms were rejected,
+// which is left to the usual error handling. The next session starts at
+// once: the rejected batch was never committed, so the session streams it
+// again from the checkpoint.
+func (w *Worker) restreamCarefully(ctx context.Context, err error, cp Checkpoint) bool {
+	var rejected *rejectionError
+	if !errors.As(err, &rejected) || rejected.through <= w.carefulThrough || ctx.Err() != nil {
+		return false
+	}
+
+	sqlstate := ""
+	if pgErr, ok := dataError(err); ok {
+		sqlstate = pgErr.Code
+	}
+	w.carefulThrough = rejected.through
+	// The message of a rejection may quote a value, so only the SQLSTATE
+	// is logged and reported.
+	w.log.Error("destination rejected a batch of changes: restreaming from the checkpoint to store each rejected change in degraded form",
+		"sqlstate", sqlstate, "through", rejected.through, "checkpoint", cp.CommitLSN, "xid", cp.TransactionID)
+	w.metrics.Reconnect(ReconnectEvent{Attempt: 1, Err: fmt.Errorf("destination rejected a batch of changes (SQLSTATE %s) up to %s", sqlstate, rejected.through)})
+
+	return true
 }
 
 // runSession connects, streams until an error or cancellation, and closes

@@ -87,3 +87,21 @@ func BenchmarkAnnotatorComment(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStitcherMessage measures what the capture worker pays for each
+// _bemi message: the JSON object check, sanitizing and the jsonb limit checks.
+func BenchmarkStitcherMessage(b *testing.B) {
+	payload, err := (&core.Encoder{}).Encode(typicalFields())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var s core.Stitcher
+	s.Begin()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		if s.Message(core.MessagePrefix, true, payload) != core.MessageApplied {
+			b.Fatal("payload not applied")
+		}
+	}
+}

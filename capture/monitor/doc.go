@@ -27,7 +27,8 @@
 //	changes_with_context_total           counter    of those, with an application context
 //	changes_without_context_total        counter    of those, with the empty context {}
 //	changes_decoded_total                counter    changes decoded, also again after a reconnect
-//	invalid_context_payloads_total       counter    context messages that are not JSON objects
+//	invalid_context_payloads_total       counter    context messages kept as text: not JSON objects, or rejected by jsonb
+//	rejected_rows_total                  counter    changes committed in degraded form after the destination rejected them
 //	transactions_total                   counter    source transactions committed
 //	batch_rows                           histogram  change rows per destination commit
 //	flush_duration_seconds               histogram  time of each destination commit

@@ -42,6 +42,7 @@ type Monitor struct {
 	withContext    prometheus.Counter
 	withoutContext prometheus.Counter
 	invalidContext prometheus.Counter
+	rejectedRows   prometheus.Counter
 	transactions   prometheus.Counter
 	batchRows      prometheus.Histogram
 	flushDuration  prometheus.Histogram
@@ -99,7 +100,8 @@ func New(reg prometheus.Registerer, opts Options) (*Monitor, error) {
 	m.decoded = counter("changes_decoded_total", "Changes decoded and stitched, including changes decoded again after a reconnect.")
 	m.withContext = counter("changes_with_context_total", "Changes committed with an application context.")
 	m.withoutContext = counter("changes_without_context_total", "Changes committed with the empty context {}.")
-	m.invalidContext = counter("invalid_context_payloads_total", "Context messages whose payload is not a JSON object.")
+	m.invalidContext = counter("invalid_context_payloads_total", "Context messages whose payload is not a JSON object, or is one that jsonb rejects.")
+	m.rejectedRows = counter("rejected_rows_total", "Changes committed in degraded form because the destination rejected their values.")
 	m.transactions = counter("transactions_total", "Source transactions committed to the changes table.")
 	m.reconnects = counter("reconnects_total", "Reconnect attempts after a lost connection.")
 	m.lag = gauge("replication_lag_bytes", "WAL bytes between the source's current position and the position confirmed to the slot.")
@@ -118,7 +120,7 @@ func New(reg prometheus.Registerer, opts Options) (*Monitor, error) {
 	})
 
 	for _, c := range []prometheus.Collector{
-		written, m.decoded, m.withContext, m.withoutContext, m.invalidContext, m.transactions,
+		written, m.decoded, m.withContext, m.withoutContext, m.invalidContext, m.rejectedRows, m.transactions,
 		m.batchRows, m.flushDuration, m.lag, m.checkpointLSN, m.checkpointTime, m.reconnects, m.connected,
 	} {
 		if err := reg.Register(c); err != nil {
@@ -143,6 +145,7 @@ func (m *Monitor) Flush(ev capture.FlushEvent) {
 	m.written[core.OperationTruncate].Add(float64(ev.Truncated))
 	m.withContext.Add(float64(ev.WithContext))
 	m.withoutContext.Add(float64(ev.Rows - ev.WithContext))
+	m.rejectedRows.Add(float64(ev.Rejected))
 	m.transactions.Add(float64(ev.Transactions))
 	m.batchRows.Observe(float64(ev.Rows))
 	m.flushDuration.Observe(ev.Duration.Seconds())
@@ -196,7 +199,7 @@ func (m *Monitor) Position(ev capture.PositionEvent) {
 	m.active(ev.Time)
 }
 
-// InvalidContext counts a context payload that is not a JSON object.
+// InvalidContext counts a context payload kept as text.
 func (m *Monitor) InvalidContext(capture.InvalidContextEvent) {
 	m.invalidContext.Inc()
 }

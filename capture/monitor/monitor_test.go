@@ -101,6 +101,29 @@ func TestPositionSetsLag(t *testing.T) {
 	}
 }
 
+func TestFlushCountsRejectedRows(t *testing.T) {
+	t.Parallel()
+	mon, reg := newMonitor(t, monitor.Options{})
+
+	mon.Flush(capture.FlushEvent{Rows: 5, Transactions: 2, Created: 5, Rejected: 2})
+	mon.Flush(capture.FlushEvent{Rows: 1, Transactions: 1, Created: 1})
+
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*dto.MetricFamily{}
+	for _, f := range families {
+		byName[f.GetName()] = f
+	}
+	if got := value(byName, "bemi_capture_rejected_rows_total"); got != 2 {
+		t.Errorf("rejected_rows_total = %v, want 2", got)
+	}
+	if got := value(byName, `bemi_capture_changes_total{operation="CREATE"}`); got != 6 {
+		t.Errorf("changes_total{CREATE} = %v, want 6: rejected rows are stored too", got)
+	}
+}
+
 func TestNewRejectsDuplicateRegistration(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
@@ -188,6 +211,7 @@ func TestWorkerMetricsScraped(t *testing.T) {
 		"bemi_capture_changes_without_context_total":       1,
 		"bemi_capture_changes_decoded_total":               6,
 		"bemi_capture_invalid_context_payloads_total":      1,
+		"bemi_capture_rejected_rows_total":                 0,
 		"bemi_capture_transactions_total":                  4,
 		"bemi_capture_connected":                           1,
 		"bemi_capture_reconnects_total":                    0,
