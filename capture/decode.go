@@ -87,7 +87,8 @@ func (s *session) message(m *pglogrepl.LogicalDecodingMessage) {
 	content := bytes.Clone(m.Content)
 	if s.stitcher.Message(m.Prefix, m.Transactional, content) == core.MessageInvalid {
 		reason := s.stitcher.InvalidReason()
-		s.log.Warn("context message cannot be stored as jsonb: kept as text under "+core.InvalidContextKey,
+		s.w.warnings.warn(s.log, "invalid context: "+reason.Error(),
+			"context message cannot be stored as jsonb: kept as text under "+core.InvalidContextKey,
 			"reason", reason, "xid", s.txn.xid, "lsn", m.LSN, "size", len(content))
 		if s.w.invalid != nil {
 			s.w.invalid.InvalidContext(InvalidContextEvent{TransactionID: s.txn.xid, LSN: m.LSN, Size: len(content), Reason: reason})

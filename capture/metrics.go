@@ -13,8 +13,9 @@ import (
 // and must not block. The methods take structs so fields can be added later
 // without breaking implementations.
 //
-// A Metrics may also implement SessionMetrics, PositionMetrics and
-// InvalidContextMetrics; New detects them once by type assertion. The
+// A Metrics may also implement SessionMetrics, PositionMetrics,
+// InvalidContextMetrics and ValueErrorMetrics; New detects them once by
+// type assertion. The
 // package github.com/bemi-go/bemi/capture/monitor implements all of them
 // with Prometheus collectors.
 type Metrics interface {
@@ -58,6 +59,15 @@ type InvalidContextMetrics interface {
 	// a JSON object, or is one that PostgreSQL's jsonb input rejects. Its
 	// changes keep the payload as text under core.InvalidContextKey.
 	InvalidContext(InvalidContextEvent)
+}
+
+// ValueErrorMetrics is an optional interface of a Metrics that counts
+// column values that did not parse as their type.
+type ValueErrorMetrics interface {
+	// ValueError is called for each such value, which the change stores as
+	// a JSON string. A change may be decoded again after a reconnect, so a
+	// value may be counted more than once.
+	ValueError(ValueErrorEvent)
 }
 
 // ChangeEvent describes one decoded change.
@@ -157,6 +167,14 @@ type InvalidContextEvent struct {
 	// Reason is one of core's ErrContext errors, such as
 	// core.ErrContextNotObject.
 	Reason error
+}
+
+// ValueErrorEvent describes a column value that did not parse as its type.
+// It names the column, never the value.
+type ValueErrorEvent struct {
+	Schema string
+	Table  string
+	Column string
 }
 
 // noMetrics drops every event.

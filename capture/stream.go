@@ -101,15 +101,12 @@ func newSession(w *Worker, repl *pgconn.PgConn, catalog, dest *pgx.Conn, slot sl
 	confirmed := max(slot.confirmedFlush, cp.EndLSN)
 
 	s := &session{
-		w:       w,
-		log:     w.log,
-		repl:    repl,
-		catalog: catalog,
-		rels:    newRelations(catalog, w.registry, w.cfg.Columns),
-		rows: rowBuilder{registry: w.registry, onValueError: func(rel *relation, column string, err error) {
-			w.log.Warn("value does not parse as its type: stored as a JSON string",
-				"table", rel.schema+"."+rel.table, "column", column, "error", err)
-		}},
+		w:          w,
+		log:        w.log,
+		repl:       repl,
+		catalog:    catalog,
+		rels:       newRelations(catalog, w.registry, w.cfg.Columns),
+		rows:       rowBuilder{registry: w.registry, onValueError: w.valueError},
 		database:   slot.database,
 		checkpoint: cp.CommitLSN,
 		confirmed:  confirmed,

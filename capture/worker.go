@@ -38,9 +38,13 @@ type Worker struct {
 
 	// The optional interfaces of metrics, nil when it does not implement
 	// them.
-	sessions  SessionMetrics
-	positions PositionMetrics
-	invalid   InvalidContextMetrics
+	sessions    SessionMetrics
+	positions   PositionMetrics
+	invalid     InvalidContextMetrics
+	valueErrors ValueErrorMetrics
+
+	// warnings limits the warnings that may repeat for every change.
+	warnings *logLimiter
 
 	// discard drops change rows instead of writing them, for benchmarks of
 	// the decoding path (see export_test.go).
@@ -78,6 +82,8 @@ func New(cfg Config, opts ...Option) (*Worker, error) {
 	w.sessions, _ = w.metrics.(SessionMetrics)
 	w.positions, _ = w.metrics.(PositionMetrics)
 	w.invalid, _ = w.metrics.(InvalidContextMetrics)
+	w.valueErrors, _ = w.metrics.(ValueErrorMetrics)
+	w.warnings = newLogLimiter()
 
 	return w, nil
 }
@@ -307,4 +313,17 @@ func slotInUse(err error) bool {
 	var pgErr *pgconn.PgError
 
 	return errors.As(err, &pgErr) && pgErr.Code == "55006"
+}
+
+// valueError reports a column value that did not parse as its type: a
+// warning, at most one per column and minute, and the metric. The error
+// names the type and the problem, never the value.
+func (w *Worker) valueError(rel *relation, column string, err error) {
+	table := rel.schema + "." + rel.table
+	w.warnings.warn(w.log, "value error: "+table+"."+column,
+		"value does not parse as its type: stored as a JSON string",
+		"table", table, "column", column, "error", err)
+	if w.valueErrors != nil {
+		w.valueErrors.ValueError(ValueErrorEvent{Schema: rel.schema, Table: rel.table, Column: column})
+	}
 }

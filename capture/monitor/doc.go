@@ -29,6 +29,7 @@
 //	changes_decoded_total                counter    changes decoded, also again after a reconnect
 //	invalid_context_payloads_total       counter    context messages kept as text: not JSON objects, or rejected by jsonb
 //	rejected_rows_total                  counter    changes committed in degraded form after the destination rejected them
+//	value_errors_total                   counter    column values stored as JSON strings because they did not parse as their type
 //	transactions_total                   counter    source transactions committed
 //	batch_rows                           histogram  change rows per destination commit
 //	flush_duration_seconds               histogram  time of each destination commit

@@ -43,6 +43,7 @@ type Monitor struct {
 	withoutContext prometheus.Counter
 	invalidContext prometheus.Counter
 	rejectedRows   prometheus.Counter
+	valueErrors    prometheus.Counter
 	transactions   prometheus.Counter
 	batchRows      prometheus.Histogram
 	flushDuration  prometheus.Histogram
@@ -63,6 +64,7 @@ var (
 	_ capture.SessionMetrics        = (*Monitor)(nil)
 	_ capture.PositionMetrics       = (*Monitor)(nil)
 	_ capture.InvalidContextMetrics = (*Monitor)(nil)
+	_ capture.ValueErrorMetrics     = (*Monitor)(nil)
 )
 
 // New returns a Monitor whose collectors are registered with reg, such as
@@ -102,6 +104,7 @@ func New(reg prometheus.Registerer, opts Options) (*Monitor, error) {
 	m.withoutContext = counter("changes_without_context_total", "Changes committed with the empty context {}.")
 	m.invalidContext = counter("invalid_context_payloads_total", "Context messages whose payload is not a JSON object, or is one that jsonb rejects.")
 	m.rejectedRows = counter("rejected_rows_total", "Changes committed in degraded form because the destination rejected their values.")
+	m.valueErrors = counter("value_errors_total", "Column values stored as JSON strings because they did not parse as their type.")
 	m.transactions = counter("transactions_total", "Source transactions committed to the changes table.")
 	m.reconnects = counter("reconnects_total", "Reconnect attempts after a lost connection.")
 	m.lag = gauge("replication_lag_bytes", "WAL bytes between the source's current position and the position confirmed to the slot.")
@@ -120,7 +123,7 @@ func New(reg prometheus.Registerer, opts Options) (*Monitor, error) {
 	})
 
 	for _, c := range []prometheus.Collector{
-		written, m.decoded, m.withContext, m.withoutContext, m.invalidContext, m.rejectedRows, m.transactions,
+		written, m.decoded, m.withContext, m.withoutContext, m.invalidContext, m.rejectedRows, m.valueErrors, m.transactions,
 		m.batchRows, m.flushDuration, m.lag, m.checkpointLSN, m.checkpointTime, m.reconnects, m.connected,
 	} {
 		if err := reg.Register(c); err != nil {
@@ -202,6 +205,11 @@ func (m *Monitor) Position(ev capture.PositionEvent) {
 // InvalidContext counts a context payload kept as text.
 func (m *Monitor) InvalidContext(capture.InvalidContextEvent) {
 	m.invalidContext.Inc()
+}
+
+// ValueError counts a column value that did not parse as its type.
+func (m *Monitor) ValueError(capture.ValueErrorEvent) {
+	m.valueErrors.Inc()
 }
 
 func (m *Monitor) active(at time.Time) {
