@@ -92,12 +92,12 @@ func (d *Driver) queryBatch(ctx context.Context, conn *sql.Conn, payload []byte,
 //     batch requests binary for every type that pgx can decode. The
 //     statement text is described once (d.descriptions). When every result
 //     column is one that pgxsql.Exact accepts, the statement goes in a pgx
-//     batch, which runs it as a prepared statement of pgx's statement
-//     cache. Otherwise it goes in a pipeline with the driver's result
-//     formats (see queryPipeline).
+//     batch, which in the cache_statement mode runs it as a prepared
+//     statement of pgx's statement cache. Otherwise it goes in a pipeline
+//     with the driver's result formats (see queryPipeline).
 func (d *Driver) queryRows(ctx context.Context, pc *pgx.Conn, vars *sessionVars, payload []byte, query string, args []any) (*pgxsql.Rows, error) {
 	m := pc.TypeMap()
-	switch pc.Config().DefaultQueryExecMode {
+	switch stateOf(pc).mode {
 	case pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol:
 		return batchRows(ctx, pc, vars, payload, query, args)
 	}

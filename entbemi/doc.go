@@ -90,9 +90,14 @@
 //   - Otherwise, as in RETURNING a time, an interval, an array, a range
 //     or row(...), in a pgconn pipeline that holds the same statements as
 //     the batch and requests the driver's result formats. That is one
-//     round trip and one implicit transaction too. The statement goes as
-//     the unnamed statement, so the server parses it on every run and no
-//     prepared statement piles up.
+//     round trip and one implicit transaction too. In pgx's default
+//     cache_statement mode, set_config and the statement run as named
+//     prepared statements that the pipeline prepares the first time a
+//     connection needs them. Each connection keeps at most as many as its
+//     pgx statement cache holds (StatementCacheCapacity, 512 by default
+//     in pgx v5.13), and deallocates the least recently used. In the
+//     cache_describe and describe_exec modes they run as the unnamed
+//     statement, so the server parses them on every run.
 //
 // In pgx's exec and simple_protocol modes the driver receives every
 // column as text, as a batch does, so every statement goes in the batch
@@ -105,12 +110,17 @@
 //     1,024 texts and then starts again with none.
 //   - The next run of a statement that went in the pipeline and failed,
 //     which describes it again in case its table changed.
+//   - A pipeline whose named statements DEALLOCATE ALL or DISCARD ALL
+//     removed from the connection. Outside a transaction it runs again
+//     and prepares them. Inside one, the write fails with SQLSTATE 26000
+//     and aborts the transaction.
 //   - A write whose arguments start with a pgx query option (an exec mode,
 //     result formats, or a query rewriter such as pgx.NamedArgs), which a
 //     batch cannot carry. Outside a transaction it goes with the comment,
 //     in pgx's describe_exec mode so that no statement cache fills with
-//     commented texts, which takes two round trips. In a transaction the Tx sends
-//     set_config in a statement of its own when the context changes.
+//     commented texts, which takes two round trips. In a transaction the
+//     Tx sends set_config in a statement of its own when the context
+//     changes.
 //
 // As with the stdlib driver, pgx also prepares each new statement text
 // once per connection for its statement cache.

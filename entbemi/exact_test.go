@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"math"
 	"net"
 	"reflect"
@@ -450,7 +451,10 @@ func TestReturningOneRoundTrip(t *testing.T) {
 			t.Errorf("at = %#v, want the server's text 12:00:00.5", r.values[0])
 		}
 	}
-	insert()
+	// The pipeline prepares its named statements itself.
+	if n := trips.count(insert); n != 2 {
+		t.Errorf("the first INSERT ... RETURNING a time and a record took %d round trips, want 2 to describe and run it", n)
+	}
 	if n := trips.count(insert); n != 1 {
 		t.Errorf("INSERT ... RETURNING a time and a record took %d round trips, want 1", n)
 	}
@@ -505,4 +509,144 @@ func TestPipelineSessionVarsAndTrace(t *testing.T) {
 		`INSERT public.slots {"userId":1}`,
 		`INSERT public.slots {"userId":1}`,
 	})
+}
+
+// preparedNames returns the names of the prepared statements on the only
+// connection of e.db that start with prefix.
+func preparedNames(t *testing.T, e *env, prefix string) []string {
+	t.Helper()
+
+	// The simple protocol keeps this query out of the statements it lists.
+	rows, err := e.db.QueryContext(context.Background(),
+		`SELECT name FROM pg_prepared_statements WHERE starts_with(name, $1) ORDER BY name`,
+		pgx.QueryExecModeSimpleProtocol, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	return names
+}
+
+// TestPipelineNamedStatementsBounded runs ten statement texts that go in
+// a pipeline on one connection whose pgx statement cache holds four, and
+// checks that the connection keeps four of entbemi's prepared statements.
+func TestPipelineNamedStatementsBounded(t *testing.T) {
+	e := newEnv(t, envOptions{connConfig: func(cfg *pgx.ConnConfig) { cfg.StatementCacheCapacity = 4 }})
+	e.db.SetMaxOpenConns(1)
+	e.createTracked(t, `CREATE TABLE slots (id serial PRIMARY KEY, at time NOT NULL)`)
+
+	for i := range 10 {
+		query := fmt.Sprintf(`INSERT INTO slots (at) VALUES ($1) RETURNING at, %d AS k`, i)
+		rows, err := e.driver.QueryContext(userCtx(i), query, "12:00:00.5")
+		r := scanReturned(t, rows, err)
+		if r.values[0] != "12:00:00.5" || r.values[1] != int64(i) {
+			t.Fatalf("statement %d returned %#v, want 12:00:00.5 and %d", i, r.values, i)
+		}
+	}
+
+	if names := preparedNames(t, e, "bemi_"); len(names) != 4 {
+		t.Errorf("the connection holds %d prepared statements of entbemi, want 4: %q", len(names), names)
+	}
+	if n := len(changes(e.wal(t))); n != 10 {
+		t.Errorf("wrote %d changes, want 10", n)
+	}
+}
+
+// TestPipelineAfterDeallocateAll deallocates every prepared statement of
+// the connection behind entbemi's back, and checks that the next write
+// that goes in a pipeline prepares its statements again and succeeds,
+// outside a transaction.
+func TestPipelineAfterDeallocateAll(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.db.SetMaxOpenConns(1)
+	e.createTracked(t, `CREATE TABLE slots (id serial PRIMARY KEY, at time NOT NULL)`)
+	const insert = `INSERT INTO slots (at) VALUES ($1) RETURNING at`
+	ctx := context.Background()
+
+	for i := range 2 {
+		rows, err := e.driver.QueryContext(userCtx(i), insert, "12:00:00.5")
+		if r := scanReturned(t, rows, err); r.values[0] != "12:00:00.5" {
+			t.Fatalf("write %d returned %#v, want 12:00:00.5", i, r.values[0])
+		}
+		if names := preparedNames(t, e, "bemi_"); len(names) != 2 {
+			t.Fatalf("after write %d the connection holds %q, want set_config and the INSERT", i, names)
+		}
+		if i == 0 {
+			if _, err := e.db.ExecContext(ctx, `DEALLOCATE ALL`, pgx.QueryExecModeSimpleProtocol); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	equalLines(t, summary(changes(e.wal(t))), []string{
+		`INSERT public.slots {"userId":0}`,
+		`INSERT public.slots {"userId":1}`,
+	})
+}
+
+// TestPipelineAfterAlterTable changes the type of a returned column after
+// a statement ran, and checks that entbemi's next two runs return what a
+// plain *sql.DB of the pgx stdlib driver returns for the same statement,
+// which also ran before the change. With pgx v5.13 both fail the first
+// run with "cached plan must not change result type" and return the new
+// type's value on the second.
+func TestPipelineAfterAlterTable(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.db.SetMaxOpenConns(1)
+	e.createTracked(t, `CREATE TABLE slots (id serial PRIMARY KEY, at time NOT NULL)`)
+	plain := openStdlib(t, e.url, func(*pgx.ConnConfig) {})
+	plain.SetMaxOpenConns(1)
+	const insert = `INSERT INTO slots (at) VALUES ('12:00:00.5') RETURNING at`
+	ctx := context.Background()
+
+	run := func(query func(ctx context.Context, query string, args ...any) (*sql.Rows, error), ctx context.Context) (any, error) {
+		rows, err := query(ctx, insert)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var at any
+		for rows.Next() {
+			if err := rows.Scan(&at); err != nil {
+				return nil, err
+			}
+		}
+
+		return at, rows.Err()
+	}
+
+	for _, q := range []func(context.Context, string, ...any) (*sql.Rows, error){plain.QueryContext, e.driver.QueryContext} {
+		if _, err := run(q, userCtx(1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.exec(t, `ALTER TABLE slots ALTER COLUMN at TYPE interval USING at - '00:00'`)
+
+	for i := range 2 {
+		want, wantErr := run(plain.QueryContext, ctx)
+		got, gotErr := run(e.driver.QueryContext, userCtx(1))
+		var wantPg, gotPg *pgconn.PgError
+		errors.As(wantErr, &wantPg)
+		errors.As(gotErr, &gotPg)
+		switch {
+		case (wantErr == nil) != (gotErr == nil):
+			t.Errorf("run %d after ALTER TABLE: error %v, stdlib returns %v", i, gotErr, wantErr)
+		case wantErr != nil && (wantPg == nil || gotPg == nil || wantPg.Code != gotPg.Code):
+			t.Errorf("run %d after ALTER TABLE: error %v, stdlib returns %v", i, gotErr, wantErr)
+		case !reflect.DeepEqual(got, want):
+			t.Errorf("run %d after ALTER TABLE: at = %#v, stdlib returns %#v", i, got, want)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package entbemi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -11,12 +12,29 @@ import (
 	"github.com/bemi-go/bemi/internal/pgxsql"
 )
 
-// pipelineStep is the text and arguments of one statement of a pipeline,
-// for a tracer.
+// pipelineStep is one statement of a pipeline, encoded for pgconn.
 type pipelineStep struct {
-	sql  string
+	sql string
+	// args are the arguments as the caller passed them, for a tracer.
 	args []any
+
+	paramValues   [][]byte
+	paramOIDs     []uint32
+	paramFormats  []int16
+	resultFormats []int16
+
+	// session is set for the SET and RESET statements of entsql.WithVar,
+	// whose text holds the variable's value and so changes per request.
+	session bool
+	// named is set when the step runs as a named prepared statement, and
+	// prepare when the pipeline prepares it first.
+	named   bool
+	prepare bool
 }
+
+// invalidStatementName is the SQLSTATE of a reference to a prepared
+// statement that does not exist (invalid_sql_statement_name).
+const invalidStatementName = "26000"
 
 // queryPipeline sends the statement described by sd in one pgconn
 // pipeline, with the statements that sendBatch puts around it, and reads
@@ -27,14 +45,37 @@ type pipelineStep struct {
 // A pgx batch cannot choose result formats, but a pipeline can. So the
 // statement requests the result formats of the pgx stdlib driver
 // (pgxsql.StdlibResultFormats), and pgxsql.ReadResult converts the values
-// as the driver does. It goes as the unnamed statement with the parameter
-// types of sd, as pgx sends statements in its cache_describe mode, so
-// the server parses it on every run and no prepared statement is left
-// behind. The arguments are encoded as pgx encodes them for sd.
+// as the driver does. The arguments are encoded as pgx encodes them for
+// sd.
 //
-// pgx's tracer, when it is a pgx.BatchTracer, traces the pipeline as one
-// batch.
+// In pgx's cache_statement mode, set_config and the statement run as
+// named prepared statements, which the pipeline prepares the first time
+// it needs them on the connection and which connState bounds. In the
+// other modes they run as the unnamed statement, as pgx sends statements
+// in its cache_describe mode, so the server parses them on every run and
+// no prepared statement is left behind.
+//
+// pgx's tracer, when it is a pgx.BatchTracer, traces the pipeline's
+// statements as one batch.
 func queryPipeline(ctx context.Context, pc *pgx.Conn, vars *sessionVars, payload []byte, sd *pgconn.StatementDescription, args []any) (*pgxsql.Rows, error) {
+	rows, err := sendPipeline(ctx, pc, vars, payload, sd, args)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == invalidStatementName && stateOf(pc).prepared != nil &&
+		pc.PgConn().TxStatus() == 'I' {
+		// A named statement was deallocated behind the record, as by
+		// DEALLOCATE ALL or DISCARD ALL on the connection. Outside a
+		// transaction block the pipeline's implicit transaction rolled
+		// back, and the record has forgotten its statements, so a second
+		// try prepares them. In a transaction block the error has
+		// aborted the transaction, so it is returned.
+		rows, err = sendPipeline(ctx, pc, vars, payload, sd, args)
+	}
+
+	return rows, err
+}
+
+// sendPipeline sends and reads one pipeline for queryPipeline.
+func sendPipeline(ctx context.Context, pc *pgx.Conn, vars *sessionVars, payload []byte, sd *pgconn.StatementDescription, args []any) (*pgxsql.Rows, error) {
 	if len(sd.ParamOIDs) != len(args) {
 		// The message of pgx's Query for the same mistake.
 		return nil, fmt.Errorf("expected %d arguments, got %d", len(sd.ParamOIDs), len(args))
@@ -45,26 +86,14 @@ func queryPipeline(ctx context.Context, pc *pgx.Conn, vars *sessionVars, payload
 		return nil, err
 	}
 
-	var sets, resets []string
-	if vars != nil {
-		sets, resets = vars.sets, vars.resets
-	}
-	steps := make([]pipelineStep, 0, len(sets)+2+len(resets))
-	for _, s := range sets {
-		steps = append(steps, pipelineStep{sql: s})
-	}
-	if payload != nil {
-		steps = append(steps, pipelineStep{sql: setContextSQL, args: []any{string(payload)}})
-	} else {
-		steps = append(steps, pipelineStep{sql: clearContextSQL})
-	}
-	statement := len(steps)
-	steps = append(steps, pipelineStep{sql: sd.SQL, args: args})
-	for _, s := range resets {
-		steps = append(steps, pipelineStep{sql: s})
+	steps, statement := pipelineSteps(vars, payload, sd, args, &eqb)
+	state := stateOf(pc)
+	prepared, tracer := state.prepared, state.tracer
+	var evicted []string
+	if prepared != nil {
+		evicted = planNamed(prepared, steps)
 	}
 
-	tracer, _ := pc.Config().Tracer.(pgx.BatchTracer)
 	if tracer != nil {
 		b := &pgx.Batch{}
 		for _, s := range steps {
@@ -74,20 +103,26 @@ func queryPipeline(ctx context.Context, pc *pgx.Conn, vars *sessionVars, payload
 	}
 
 	p := pc.PgConn().StartPipeline(ctx)
-	for i, s := range steps {
-		switch {
-		case i == statement:
-			p.SendQueryParams(sd.SQL, eqb.ParamValues, sd.ParamOIDs, eqb.ParamFormats, pgxsql.StdlibResultFormats(sd.Fields))
-		case s.sql == setContextSQL:
-			p.SendQueryParams(s.sql, [][]byte{payload}, []uint32{pgtype.TextOID}, []int16{pgtype.TextFormatCode}, nil)
-		default:
-			p.SendQueryParams(s.sql, nil, nil, nil, nil)
-		}
-	}
+	sendSteps(p, evicted, steps)
 
 	var rows *pgxsql.Rows
 	err := p.Sync()
+	for range evicted {
+		if err == nil {
+			err = readResult[*pgconn.CloseComplete](p)
+		}
+	}
 	for i := 0; err == nil && i < len(steps); i++ {
+		if steps[i].prepare {
+			err = readResult[*pgconn.CloseComplete](p)
+			if err == nil {
+				err = readResult[*pgconn.StatementDescription](p)
+			}
+			if err != nil {
+				break
+			}
+		}
+
 		tag, stepRows, stepErr := readStep(p, m, i == statement)
 		if i == statement {
 			rows = stepRows
@@ -98,7 +133,7 @@ func queryPipeline(ctx context.Context, pc *pgx.Conn, vars *sessionVars, payload
 		}
 	}
 	if err == nil {
-		err = readSync(p)
+		err = readResult[*pgconn.PipelineSync](p)
 	}
 	// Close reads what an error left unread, up to the end of the
 	// pipeline.
@@ -108,11 +143,114 @@ func queryPipeline(ctx context.Context, pc *pgx.Conn, vars *sessionVars, payload
 	if tracer != nil {
 		tracer.TraceBatchEnd(ctx, pc, pgx.TraceBatchEndData{Err: err})
 	}
+
+	if prepared != nil {
+		recordNamed(prepared, steps, err)
+	}
 	if err != nil {
 		return nil, err
 	}
 
 	return rows, nil
+}
+
+// pipelineSteps returns the statements of a pipeline, in the order of
+// sendBatch, and the index of the one that returns rows.
+func pipelineSteps(vars *sessionVars, payload []byte, sd *pgconn.StatementDescription, args []any, eqb *pgx.ExtendedQueryBuilder) ([]pipelineStep, int) {
+	var sets, resets []string
+	if vars != nil {
+		sets, resets = vars.sets, vars.resets
+	}
+
+	steps := make([]pipelineStep, 0, len(sets)+2+len(resets))
+	for _, s := range sets {
+		steps = append(steps, pipelineStep{sql: s, session: true})
+	}
+	if payload != nil {
+		steps = append(steps, pipelineStep{
+			sql:          setContextSQL,
+			args:         []any{string(payload)},
+			paramValues:  [][]byte{payload},
+			paramOIDs:    []uint32{pgtype.TextOID},
+			paramFormats: []int16{pgtype.TextFormatCode},
+		})
+	} else {
+		steps = append(steps, pipelineStep{sql: clearContextSQL})
+	}
+	statement := len(steps)
+	steps = append(steps, pipelineStep{
+		sql:           sd.SQL,
+		args:          args,
+		paramValues:   eqb.ParamValues,
+		paramOIDs:     sd.ParamOIDs,
+		paramFormats:  eqb.ParamFormats,
+		resultFormats: pgxsql.StdlibResultFormats(sd.Fields),
+	})
+	for _, s := range resets {
+		steps = append(steps, pipelineStep{sql: s, session: true})
+	}
+
+	return steps, statement
+}
+
+// planNamed marks the steps that run as named prepared statements and
+// those that must be prepared first, and returns the texts of the
+// statements to deallocate to make room for them.
+func planNamed(prepared *preparedStatements, steps []pipelineStep) []string {
+	fresh := 0
+	for i := range steps {
+		if steps[i].session {
+			continue
+		}
+		steps[i].named = true
+		if !prepared.has(steps[i].sql) {
+			steps[i].prepare = true
+			fresh++
+		}
+	}
+
+	return prepared.makeRoom(fresh)
+}
+
+// sendSteps queues the deallocation of evicted, then steps, on p.
+func sendSteps(p *pgconn.Pipeline, evicted []string, steps []pipelineStep) {
+	for _, sql := range evicted {
+		p.SendDeallocate(statementName(sql))
+	}
+	for _, s := range steps {
+		if !s.named {
+			p.SendQueryParams(s.sql, s.paramValues, s.paramOIDs, s.paramFormats, s.resultFormats)
+
+			continue
+		}
+
+		name := statementName(s.sql)
+		if s.prepare {
+			// A pipeline that failed may have left the statement
+			// prepared but not recorded. Deallocating a statement that
+			// does not exist succeeds.
+			p.SendDeallocate(name)
+			p.SendPrepare(name, s.sql, s.paramOIDs)
+		}
+		p.SendQueryPrepared(name, s.paramValues, s.paramFormats, s.resultFormats)
+	}
+}
+
+// recordNamed records the statements that a pipeline prepared. After an
+// error it removes every named statement of the pipeline from the record
+// instead, because the error may come from a statement that a DEALLOCATE
+// removed or that its table's change made stale. The next pipeline then
+// prepares them again.
+func recordNamed(prepared *preparedStatements, steps []pipelineStep, err error) {
+	for _, s := range steps {
+		switch {
+		case !s.named:
+		case err != nil:
+			prepared.forget(s.sql)
+		case s.prepare:
+			prepared.add(s.sql)
+		}
+	}
 }
 
 // readStep reads the result of the next statement of p, with its rows when
@@ -137,14 +275,16 @@ func readStep(p *pgconn.Pipeline, m *pgtype.Map, withRows bool) (pgconn.CommandT
 	return tag, rows, err
 }
 
-// readSync reads the end of p's implicit transaction.
-func readSync(p *pgconn.Pipeline) error {
+// readResult reads the next result of p, which must be of type T.
+func readResult[T any](p *pgconn.Pipeline) error {
 	result, err := p.GetResults()
 	if err != nil {
 		return err
 	}
-	if _, ok := result.(*pgconn.PipelineSync); !ok {
-		return fmt.Errorf("entbemi: pipeline returned %T, want the end of the pipeline", result)
+	if _, ok := result.(T); !ok {
+		var want T
+
+		return fmt.Errorf("entbemi: pipeline returned %T, want %T", result, want)
 	}
 
 	return nil
