@@ -214,6 +214,9 @@ func planNamed(prepared *preparedStatements, steps []pipelineStep) []string {
 
 // sendSteps queues the deallocation of evicted, then steps, on p.
 func sendSteps(p *pgconn.Pipeline, evicted []string, steps []pipelineStep) {
+	// NOTE: when the server skips a deallocation, as in a transaction
+	// that an earlier error aborted, the evicted statement stays prepared
+	// but unrecorded until the connection closes or its text runs again.
 	for _, sql := range evicted {
 		p.SendDeallocate(statementName(sql))
 	}
