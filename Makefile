@@ -33,6 +33,7 @@ bench:
 	run() { echo "== $$1 $$3 (-benchtime=$$2)"; \
 		(cd $$1 && GOWORK=off $(GO) test -run '^$$' -bench . -benchtime=$$2 -timeout 60m $$3); }; \
 	run core 1s ./...; \
+	run internal/pgxsql 1s ./...; \
 	run capture 1s "./convert/... ./setup/..."; \
 	run capture 1x .; \
 	run capture 3s ./history/...; \

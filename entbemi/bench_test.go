@@ -319,3 +319,28 @@ func BenchmarkTxInsert3(b *testing.B) {
 		},
 	})
 }
+
+// BenchmarkInsertReturningTime runs a raw INSERT ... RETURNING of a time
+// column, which the setting mechanism sends in a pipeline with the stdlib
+// driver's result formats rather than in a batch.
+func BenchmarkInsertReturningTime(b *testing.B) {
+	compareVariants(b, benchOp{
+		write: func(b *testing.B, _ int, client *ent.Client, ctx context.Context) {
+			rows, err := client.QueryContext(ctx,
+				`INSERT INTO todos (title, done) VALUES ($1, false) RETURNING id, '12:00:00.5'::time`, "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			var id int
+			var at string
+			for rows.Next() {
+				if err := rows.Scan(&id, &at); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := rows.Close(); err != nil || at != "12:00:00.5" {
+				b.Fatalf("at = %q, close error %v", at, err)
+			}
+		},
+	})
+}

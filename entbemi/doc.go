@@ -51,10 +51,10 @@
 //     statement text is the same for every request, so pgx's statement
 //     cache keeps working. Rows of an annotated INSERT ... RETURNING are
 //     read into memory and returned as *sql.Rows that hold the values the
-//     pgx stdlib driver would give. Transactions run on a connection that
-//     the Tx holds, and send set_config only when the context changes (see
-//     Tx). The SET and RESET statements of entsql.WithVar go into the same
-//     batch.
+//     pgx stdlib driver returns (see below). Transactions run on a
+//     connection that the Tx holds, and send set_config only when the
+//     context changes (see Tx). The SET and RESET statements of
+//     entsql.WithVar go into the same batch.
 //   - MechanismComment for any other wrapped driver, such as lib/pq or a
 //     tracing wrapper that hides the *sql.DB: the context is appended to the
 //     statement as /*Bemi <json> Bemi*/.
@@ -70,6 +70,60 @@
 // operation. Of the setting's cost, the Go side (reading WithVar variables,
 // buffering RETURNING rows) is about 1.5 us per statement; the rest is the
 // set_config statement and the logical message in the database.
+//
+// # Writes that return rows
+//
+// The pgx stdlib driver requests binary results for a few types (bool,
+// bytea, integers, floats, oid, xid, cid, date, timestamp and
+// timestamptz) and text for all others. So for a time it returns the
+// server's "12:00:00.5", and for a two-dimensional array the server's
+// "{{1,2},{3,4}}". A pgx batch cannot choose result formats. It receives
+// binary for every type that pgx can decode, and pgx's own text form of
+// some of those values differs from the server's. So with
+// MechanismSetting, the Driver describes each text of an annotated
+// statement that returns rows once, and then sends it one of two ways:
+//
+//   - When every result column has a type for which a batch gives the
+//     driver's values (those above, and numeric, uuid, text types, json,
+//     jsonb, xml, enums and other types that pgx receives as text), in
+//     the batch described above. An ent Create is one round trip.
+//   - Otherwise, as in RETURNING a time, an interval, an array, a range
+//     or row(...), in a pgconn pipeline that holds the same statements as
+//     the batch and requests the driver's result formats. That is one
+//     round trip and one implicit transaction too. In pgx's default
+//     cache_statement mode, set_config and the statement run as named
+//     prepared statements that the pipeline prepares the first time a
+//     connection needs them. Each connection keeps at most as many as its
+//     pgx statement cache holds (StatementCacheCapacity, 512 by default
+//     in pgx v5.13), and deallocates the least recently used. In the
+//     cache_describe and describe_exec modes they run as the unnamed
+//     statement, so the server parses them on every run.
+//
+// In pgx's exec and simple_protocol modes the driver receives every
+// column as text, as a batch does, so every statement goes in the batch
+// without a description.
+//
+// These cost an extra round trip:
+//
+//   - The first run of each statement text that returns rows, to describe
+//     it (a Prepare of the unnamed statement). A Driver records up to
+//     1,024 texts and then starts again with none.
+//   - The next run of a statement that went in the pipeline and failed,
+//     which describes it again in case its table changed.
+//   - A pipeline whose named statements DEALLOCATE ALL or DISCARD ALL
+//     removed from the connection. Outside a transaction it runs again
+//     and prepares them. Inside one, the write fails with SQLSTATE 26000
+//     and aborts the transaction.
+//   - A write whose arguments start with a pgx query option (an exec mode,
+//     result formats, or a query rewriter such as pgx.NamedArgs), which a
+//     batch cannot carry. Outside a transaction it goes with the comment,
+//     in pgx's describe_exec mode so that no statement cache fills with
+//     commented texts, which takes two round trips. In a transaction the
+//     Tx sends set_config in a statement of its own when the context
+//     changes.
+//
+// As with the stdlib driver, pgx also prepares each new statement text
+// once per connection for its statement cache.
 //
 // # Transactions
 //
@@ -93,12 +147,9 @@
 //   - The rows of an annotated statement are in memory before Query
 //     returns, so a raw UPDATE ... RETURNING over millions of rows needs
 //     the memory for all of them.
-//   - Those rows hold the pgx stdlib driver's values for booleans,
-//     numbers, text, bytea, dates and timestamps, uuid, json, jsonb, xml
-//     and enums. For other types, such as time, interval, arrays and
-//     ranges, pgx builds the text form itself, and some values then differ
-//     from the driver's: "12:00:00.500000" for the time 12:00:00.5, for
-//     example, or a two-dimensional array flattened to one dimension.
+//   - The stdlib driver returns the rows before an error that the server
+//     reports after the first row, and the error from rows.Next. For an
+//     annotated statement, Query and QueryContext return the error alone.
 //   - Inside a transaction, a SELECT that calls a function that writes sees
 //     the setting of the transaction's last annotated write, unless
 //     Config.AllStatements annotates it with its own context.

@@ -7,9 +7,11 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/bemi-go/bemi/core"
+	"github.com/bemi-go/bemi/internal/pgxsql"
 )
 
 // Mechanism is the way a Driver sends a statement's context to the
@@ -75,6 +77,10 @@ type Driver struct {
 	// MechanismComment.
 	db   *sql.DB
 	vars sessionVarsDB
+
+	// descriptions records the result columns of the statements that
+	// queryBatch runs, to choose between a batch and a pipeline.
+	descriptions pgxsql.DescriptionCache
 }
 
 // NewDriver wraps drv. When drv is an *entsql.Driver (possibly inside a
@@ -143,6 +149,9 @@ func (d *Driver) Exec(ctx context.Context, query string, args, v any) error {
 	if err != nil {
 		return err
 	}
+	if !pgxsql.Batchable(argv) {
+		return d.Driver.Exec(ctx, core.AppendComment(query, payload), describeExecArgs(argv), v)
+	}
 	res, err := d.execBatch(ctx, nil, payload, query, argv)
 	if err != nil {
 		return err
@@ -173,6 +182,9 @@ func (d *Driver) Query(ctx context.Context, query string, args, v any) error {
 	if err != nil {
 		return err
 	}
+	if !pgxsql.Batchable(argv) {
+		return d.Driver.Query(ctx, core.AppendComment(query, payload), describeExecArgs(argv), v)
+	}
 	rows, err := d.queryBatch(ctx, nil, payload, query, argv)
 	if err != nil {
 		return err
@@ -201,6 +213,9 @@ func (d *Driver) ExecContext(ctx context.Context, query string, args ...any) (sq
 	if d.db == nil {
 		return ex.ExecContext(ctx, core.AppendComment(query, payload), args...)
 	}
+	if !pgxsql.Batchable(args) {
+		return ex.ExecContext(ctx, core.AppendComment(query, payload), describeExecArgs(args)...)
+	}
 
 	return d.execBatch(ctx, nil, payload, query, args)
 }
@@ -223,6 +238,9 @@ func (d *Driver) QueryContext(ctx context.Context, query string, args ...any) (*
 	}
 	if d.db == nil {
 		return q.QueryContext(ctx, core.AppendComment(query, payload), args...)
+	}
+	if !pgxsql.Batchable(args) {
+		return q.QueryContext(ctx, core.AppendComment(query, payload), describeExecArgs(args)...)
 	}
 
 	return d.queryBatch(ctx, nil, payload, query, args)
@@ -282,6 +300,15 @@ type queryContexter interface {
 
 type txBeginner interface {
 	BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.Tx, error)
+}
+
+// describeExecArgs returns args for a statement with the context comment
+// that goes through the wrapped driver because args hold pgx query options
+// (see pgxsql.Batchable). In pgx's describe exec mode, pgx prepares the
+// commented text as the unnamed statement, so pgx's statement cache does
+// not fill with texts that run once. An exec mode among args overrides it.
+func describeExecArgs(args []any) []any {
+	return append([]any{pgx.QueryExecModeDescribeExec}, args...)
 }
 
 // argSlice returns the statement arguments that ent passes as an any.

@@ -51,6 +51,10 @@ type envOptions struct {
 	untracked bool
 	// tracer, when set, traces the pgx connections of the *sql.DB.
 	tracer *sqlTracer
+	// connConfig, when set, changes the pgx configuration of the *sql.DB.
+	connConfig func(*pgx.ConnConfig)
+	// openOptions configure the *sql.DB.
+	openOptions []stdlib.OptionOpenDB
 }
 
 // sqlTracer records the SQL text of every query and batch query that pgx
@@ -111,7 +115,10 @@ func newEnvAt(t testing.TB, dbURL string, opts envOptions) *env {
 	if opts.tracer != nil {
 		connConfig.Tracer = opts.tracer
 	}
-	db := stdlib.OpenDB(*connConfig)
+	if opts.connConfig != nil {
+		opts.connConfig(connConfig)
+	}
+	db := stdlib.OpenDB(*connConfig, opts.openOptions...)
 	t.Cleanup(func() { db.Close() })
 
 	var inner dialect.Driver = entsql.OpenDB(dialect.Postgres, db)

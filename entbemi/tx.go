@@ -11,6 +11,7 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/bemi-go/bemi/core"
+	"github.com/bemi-go/bemi/internal/pgxsql"
 )
 
 // Tx is a dialect.Tx whose writes carry their context. Driver.Tx and
@@ -40,6 +41,8 @@ type Tx struct {
 	// BeginTx is done.
 	conn     *sql.Conn
 	stopConn func() bool
+	// sqlTx is the database/sql transaction on conn.
+	sqlTx *sql.Tx
 
 	// mu serializes the statements that depend on setting.
 	mu sync.Mutex
@@ -67,6 +70,7 @@ func (d *Driver) beginOnConn(ctx context.Context, opts *sql.TxOptions) (*Tx, err
 		Tx:     &entsql.Tx{Conn: entsql.Conn{ExecQuerier: sqlTx}, Tx: sqlTx},
 		driver: d,
 		conn:   conn,
+		sqlTx:  sqlTx,
 		known:  true,
 	}
 	// database/sql rolls the transaction back when ctx is done; the
@@ -108,7 +112,7 @@ func (t *Tx) Exec(ctx context.Context, query string, args, v any) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 
-	st, err := t.annotate(ctx, query)
+	st, err := t.annotate(ctx, query, args)
 	if err != nil {
 		return err
 	}
@@ -137,7 +141,7 @@ func (t *Tx) Query(ctx context.Context, query string, args, v any) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 
-	st, err := t.annotate(ctx, query)
+	st, err := t.annotate(ctx, query, args)
 	if err != nil {
 		return err
 	}
@@ -174,7 +178,7 @@ func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Re
 	t.mu.Lock()
 	defer t.mu.Unlock()
 
-	st, err := t.annotate(ctx, query)
+	st, err := t.annotate(ctx, query, args)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +206,7 @@ func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.
 	t.mu.Lock()
 	defer t.mu.Unlock()
 
-	st, err := t.annotate(ctx, query)
+	st, err := t.annotate(ctx, query, args)
 	if err != nil {
 		return nil, err
 	}
@@ -227,8 +231,11 @@ type txStatement struct {
 	payload []byte
 }
 
-// annotate decides how to send query.
-func (t *Tx) annotate(ctx context.Context, query string) (txStatement, error) {
+// annotate decides how to send query with args. When the setting must
+// change but args cannot go into a batch (see pgxsql.Batchable), it
+// changes the setting with a statement of its own, and query goes through
+// the transaction unchanged.
+func (t *Tx) annotate(ctx context.Context, query string, args any) (txStatement, error) {
 	if !t.driver.annotator.AllStatements && !core.IsWrite(query) {
 		return txStatement{query: query}, nil
 	}
@@ -248,8 +255,29 @@ func (t *Tx) annotate(ctx context.Context, query string) (txStatement, error) {
 	if t.known && t.setting == string(payload) {
 		return txStatement{query: query}, nil
 	}
+	if argv, ok := args.([]any); ok && !pgxsql.Batchable(argv) {
+		if err := t.setApart(ctx, payload); err != nil {
+			return txStatement{}, err
+		}
+
+		return txStatement{query: query}, nil
+	}
 
 	return txStatement{query: query, batch: true, payload: payload}, nil
+}
+
+// setApart sets the setting to payload, or clears it when payload is nil,
+// with a statement of its own in the transaction.
+func (t *Tx) setApart(ctx context.Context, payload []byte) error {
+	var err error
+	if payload != nil {
+		_, err = t.sqlTx.ExecContext(ctx, setContextSQL, string(payload))
+	} else {
+		_, err = t.sqlTx.ExecContext(ctx, clearContextSQL)
+	}
+	t.settled(txStatement{payload: payload}, err)
+
+	return err
 }
 
 // settled records the setting after a batch.

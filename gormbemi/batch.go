@@ -53,25 +53,18 @@ func execBatch(ctx context.Context, db *sql.DB, payload []byte, query string, ar
 
 // queryBatch runs a write that returns rows as a batch and reads the rows
 // into memory. It returns errInexactTypes, before running anything, when
-// the statement returns a column type that pgxsql.Exact rejects, and
-// records the answer per statement text in types. A statement that fails
-// to parse returns the same error as on pgx's database/sql driver, which
-// also prepares it first.
-func queryBatch(ctx context.Context, db *sql.DB, types *resultTypes, payload []byte, query string, args []any) (*pgxsql.Rows, error) {
+// the statement returns a column type that pgxsql.Exact rejects. types
+// records the result columns per statement text, so each text is
+// described once. A statement that fails to parse returns the same error
+// as on pgx's database/sql driver, which also prepares it first.
+func queryBatch(ctx context.Context, db *sql.DB, types *pgxsql.DescriptionCache, payload []byte, query string, args []any) (*pgxsql.Rows, error) {
 	var rows *pgxsql.Rows
 	err := withPgxConn(ctx, db, func(conn *pgx.Conn) error {
-		exact, known := types.lookup(query)
-		if !known {
-			// The unnamed statement describes the result without
-			// leaving a prepared statement behind.
-			sd, err := conn.Prepare(ctx, "", query)
-			if err != nil {
-				return err
-			}
-			exact = pgxsql.Exact(sd.Fields, conn.TypeMap())
-			types.store(query, exact)
+		sd, err := types.Describe(ctx, conn, query)
+		if err != nil {
+			return err
 		}
-		if !exact {
+		if !pgxsql.Exact(sd.Fields, conn.TypeMap()) {
 			return errInexactTypes
 		}
 
@@ -84,7 +77,7 @@ func queryBatch(ctx context.Context, db *sql.DB, types *resultTypes, payload []b
 				// The table changed since the statement was described.
 				// These rows are read all the same, and the next run
 				// takes the comment.
-				types.store(query, false)
+				types.SetFields(query, pgxRows.FieldDescriptions())
 			}
 			rows, err = pgxsql.ReadRows(pgxRows, conn.TypeMap())
 
@@ -173,23 +166,6 @@ func onPgxConn(ctx context.Context, db *sql.DB, fn func(conn *pgx.Conn) error) e
 
 		return err
 	})
-}
-
-// batchable reports whether args can go into a batch. pgx reads query
-// options from the first argument of a query: a QueryExecMode or result
-// formats, which a batch would send as statement arguments, and a
-// QueryRewriter such as pgx.NamedArgs, which changes the text that
-// queryBatch describes.
-func batchable(args []any) bool {
-	if len(args) == 0 {
-		return true
-	}
-	switch args[0].(type) {
-	case pgx.QueryExecMode, pgx.QueryResultFormats, pgx.QueryResultFormatsByOID, pgx.QueryRewriter:
-		return false
-	}
-
-	return true
 }
 
 // driverResult is the sql.Result of a batch statement. Like pgx's

@@ -195,7 +195,7 @@ func (c *stmtConn) annotate(ctx context.Context, query string, args []any) (stat
 		s.query = core.AppendComment(query, payload)
 		if c.uncached {
 			s.args = append([]any{pgx.QueryExecModeDescribeExec}, args...)
-			if db, ok := c.direct.(*sql.DB); ok && batchable(args) {
+			if db, ok := c.direct.(*sql.DB); ok && pgxsql.Batchable(args) {
 				s.batch, s.payload = db, payload
 			}
 		}

@@ -7,6 +7,8 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
+
+	"github.com/bemi-go/bemi/internal/pgxsql"
 )
 
 // installation is the plugin on one *gorm.DB, with what Initialize learned
@@ -24,8 +26,9 @@ type installation struct {
 	// exec and describe_exec. A comment then costs nothing extra.
 	uncachedText bool
 
-	// results records which statements queryBatch can read exactly.
-	results resultTypes
+	// results records the result columns of the statements that
+	// queryBatch runs, to decide which it can read exactly.
+	results pgxsql.DescriptionCache
 }
 
 // inspect finds out, without a round trip, which driver runs db's pool and

@@ -38,13 +38,14 @@ type Rows struct {
 // connection that read them. A statement error, such as a
 // *pgconn.PgError, is returned as pgx reports it.
 //
-// The values match those of the pgx stdlib driver (v5.13.0) for the
-// columns that Exact accepts. The types that stdlib receives in binary
-// format (bool, bytea, int2/4/8, float4/8, oid, date, timestamp,
-// timestamptz) and json, jsonb and xml keep the Go type that stdlib gives
-// them. Every other type becomes a string: the text that the server sent
-// or, for a type that pgx received in binary format, the text form that
-// pgx encodes.
+// Each value is converted as the rows of the pgx stdlib driver (v5.13.0)
+// convert it. bool, bytea, int2/4/8, float4/8, oid, xid, cid, date,
+// timestamp, timestamptz, json, jsonb and xml keep the Go type that
+// stdlib gives them. Every other type becomes a string. So the values
+// are stdlib's for every column that arrives in the format that stdlib
+// requests (see StdlibResultFormats), and for the columns that Exact
+// accepts. A column that arrives in binary format where stdlib requests
+// text, as in a pgx batch, becomes the text form that pgx encodes.
 //
 // NOTE: that pgx text form differs from PostgreSQL's for some values of
 // types that Exact rejects, for example "12:00:00.500000" for the time
@@ -57,7 +58,19 @@ func ReadRows(rows pgx.Rows, m *pgtype.Map) (*Rows, error) {
 
 	// The field descriptions belong to the connection's result reader,
 	// which reuses them for the next statement.
-	fields := slices.Clone(rows.FieldDescriptions())
+	r := newRows(slices.Clone(rows.FieldDescriptions()), m)
+	if err := r.read(m, rows.Next, rows.RawValues); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	return r, nil
+}
+
+// newRows returns empty Rows with the columns of fields.
+func newRows(fields []pgconn.FieldDescription, m *pgtype.Map) *Rows {
 	r := &Rows{
 		fields:    fields,
 		columns:   make([]string, len(fields)),
@@ -68,27 +81,40 @@ func ReadRows(rows pgx.Rows, m *pgtype.Map) (*Rows, error) {
 		r.typeNames[i] = typeName(m, fd.DataTypeOID)
 	}
 
-	for rows.Next() {
-		raw := rows.RawValues()
+	return r
+}
+
+// read appends the rows that next and values return to r, each value
+// converted by stdlibValueFunc.
+func (r *Rows) read(m *pgtype.Map, next func() bool, values func() [][]byte) error {
+	convert := make([]valueFunc, len(r.fields))
+	for i, fd := range r.fields {
+		convert[i] = stdlibValueFunc(m, fd)
+	}
+
+	for next() {
+		raw := values()
 		row := make([]driver.Value, len(raw))
 		for i, src := range raw {
-			v, err := sqlValue(m, fields[i], src)
+			if src == nil {
+				continue
+			}
+			v, err := convert[i](src)
 			if err != nil {
-				return nil, fmt.Errorf("pgxsql: convert column %q: %w", fields[i].Name, err)
+				return fmt.Errorf("pgxsql: convert column %q: %w", r.fields[i].Name, err)
 			}
 			row[i] = v
 		}
 		r.values = append(r.values, row)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
 
-	return r, nil
+	return nil
 }
 
 // sqlValue converts one column value to the driver.Value that the pgx stdlib
-// driver would give database/sql.
+// driver would give database/sql, for the types that stdlib scans into a
+// string. For a type that pgx received in binary format, that is the text
+// form that pgx encodes.
 func sqlValue(m *pgtype.Map, fd pgconn.FieldDescription, src []byte) (driver.Value, error) {
 	if src == nil {
 		return nil, nil
@@ -160,6 +186,9 @@ func typeName(m *pgtype.Map, oid uint32) string {
 
 	return strconv.FormatUint(uint64(oid), 10)
 }
+
+// Fields returns the result columns as the server described them.
+func (r *Rows) Fields() []pgconn.FieldDescription { return r.fields }
 
 // Columns implements driver.Rows.
 func (r *Rows) Columns() []string { return r.columns }
