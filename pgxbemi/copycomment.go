@@ -9,7 +9,6 @@ import (
 	"github.com/bemi-go/bemi/core"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // copySettings are the options of copyCommented for one connection, taken
@@ -66,23 +65,11 @@ func (r *runner) copyCommented(ctx context.Context, payload []byte, table pgx.Id
 		return 0, false, nil
 	}
 
-	var conn *pgx.Conn
-	switch x := r.target.(type) {
-	case *pgxpool.Pool:
-		// As Pool.CopyFrom does. pgxpool hands out connections outside a
-		// transaction only.
-		c, err := x.Acquire(ctx)
-		if err != nil {
-			return 0, true, err
-		}
-		defer c.Release()
-		conn = c.Conn()
-	case *pgx.Conn:
-		conn = x
-	case interface{ Conn() *pgx.Conn }:
-		// *pgxpool.Conn and similar wrappers of one connection.
-		conn = x.Conn()
+	conn, release, err := r.acquireConn(ctx)
+	if err != nil {
+		return 0, true, err
 	}
+	defer release()
 	if conn == nil {
 		return 0, false, nil
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // isPreprocessingError reports whether err is pgx's error for a batch whose
@@ -53,25 +52,13 @@ func (r *runner) statementError(ctx context.Context, s step, sql string, err err
 // target and returns the error. It returns nil when the target has no
 // connection to prepare on, or when the statement now prepares.
 func (r *runner) prepareAgain(ctx context.Context, sql string) error {
-	var conn *pgx.Conn
-	switch x := r.target.(type) {
-	case *pgxpool.Pool:
-		c, err := x.Acquire(ctx)
-		if err != nil {
-			return nil
-		}
-		defer c.Release()
-		conn = c.Conn()
-	case *pgx.Conn:
-		conn = x
-	case interface{ Conn() *pgx.Conn }:
-		conn = x.Conn()
-	}
-	if conn == nil {
+	conn, release, err := r.acquireConn(ctx)
+	if err != nil || conn == nil {
 		return nil
 	}
+	defer release()
 
-	_, err := conn.Prepare(ctx, "", sql)
+	_, err = conn.Prepare(ctx, "", sql)
 
 	return err
 }

@@ -1,6 +1,8 @@
 package pgxbemi
 
 import (
+	"context"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -132,4 +134,27 @@ func (r *runner) defaultMode() (m pgx.QueryExecMode, ok bool) {
 	r.execMode, r.hasExecMode = m, true
 
 	return m, true
+}
+
+// acquireConn returns the connection of a *pgx.Conn or of a wrapper of one
+// connection such as *pgxpool.Conn, or an idle connection of a
+// *pgxpool.Pool, which release returns to the pool. conn is nil for other
+// targets. Call release when err is nil.
+func (r *runner) acquireConn(ctx context.Context) (conn *pgx.Conn, release func(), err error) {
+	switch x := r.target.(type) {
+	case *pgxpool.Pool:
+		// pgxpool hands out connections outside a transaction only.
+		c, err := x.Acquire(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+
+		return c.Conn(), c.Release, nil
+	case *pgx.Conn:
+		return x, func() {}, nil
+	case interface{ Conn() *pgx.Conn }:
+		return x.Conn(), func() {}, nil
+	}
+
+	return nil, func() {}, nil
 }
