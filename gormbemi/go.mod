@@ -7,7 +7,6 @@ require github.com/bemi-go/bemi/core v0.0.0
 require (
 	github.com/jackc/pgio v1.0.0 // indirect
 	github.com/jackc/pglogrepl v0.0.0-20251213150135-2e8d0df862c1 // indirect
-	go.yaml.in/yaml/v3 v3.0.6 // indirect
 )
 
 require (
