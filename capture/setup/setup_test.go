@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bemi-go/bemi/core"
 	"github.com/bemi-go/bemi/core/pgtest"
 )
 
@@ -437,5 +438,52 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 30 seconds")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A database set up by an earlier release has other functions in schema
+// bemi and another version in the schema's comment. Running setup again
+// replaces the functions, reports the upgrade, and the new trigger emits
+// the context.
+func TestRunUpgradesOlderFunctions(t *testing.T) {
+	t.Parallel()
+	dbURL, conn := newDatabase(t, "CREATE TABLE todos (id int PRIMARY KEY, title text)")
+	cfg := testConfig(t, dbURL)
+	cfg.SkipSlot = true
+	mustRun(t, conn, cfg)
+
+	// Stand in for an older release: a trigger function that emits a
+	// marker, and the comment of another version.
+	mustExec(t, conn, `
+CREATE OR REPLACE FUNCTION bemi.capture_context() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+    PERFORM pg_catalog.pg_logical_emit_message(true, '_bemi', '{"release":"older"}');
+    RETURN NULL;
+END $f$;
+COMMENT ON SCHEMA bemi IS 'Bemi change tracking objects, version 0000000000000000'`)
+
+	report := mustRun(t, conn, cfg)
+	want := "upgrade the functions in schema bemi to version " + objectsVersion
+	if !slices.Contains(report.Actions, want) {
+		t.Fatalf("actions = %q, want %q", report.Actions, want)
+	}
+	var comment string
+	if err := conn.QueryRow(t.Context(), "SELECT obj_description('bemi'::regnamespace, 'pg_namespace')").Scan(&comment); err != nil {
+		t.Fatal(err)
+	}
+	if comment != schemaComment() {
+		t.Errorf("schema comment = %q, want %q", comment, schemaComment())
+	}
+
+	wal := startWAL(t, dbURL)
+	mustExec(t, conn, core.AppendComment("INSERT INTO todos VALUES (1, 'a')", []byte(`{"release":"current"}`)))
+	got := wal.transactions(t)
+	wantTxs := [][]string{{`msg {"release":"current"}`, "INSERT public.todos"}}
+	if !slices.EqualFunc(got, wantTxs, slices.Equal[[]string]) {
+		t.Errorf("WAL after the upgrade = %q, want %q", got, wantTxs)
+	}
+
+	if again := mustRun(t, conn, cfg); !again.NothingToDo() {
+		t.Errorf("run after the upgrade: actions = %q, want none", again.Actions)
 	}
 }
