@@ -415,6 +415,7 @@ func TestTeardownActiveSlot(t *testing.T) {
 		return queryBool(t, conn, `SELECT coalesce((SELECT active FROM pg_replication_slots WHERE slot_name = $1), false)`, cfg.Slot)
 	})
 
+	installed := catalogSnapshot(t, conn)
 	_, err := Teardown(context.Background(), conn, cfg)
 	var active *SlotActiveError
 	if !errors.As(err, &active) {
@@ -425,6 +426,11 @@ func TestTeardownActiveSlot(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "stop the capture worker") {
 		t.Errorf("error %q does not say what to do", err)
+	}
+	// Nothing is dropped while the worker reads the slot: a worker whose
+	// publication disappears stops with an error.
+	if got := catalogSnapshot(t, conn); !slices.Equal(got, installed) {
+		t.Errorf("Teardown with an active slot changed the catalog:\nbefore %q\nafter  %q", installed, got)
 	}
 }
 

@@ -70,6 +70,21 @@ func createSlot(ctx context.Context, conn *pgx.Conn, slot string) error {
 // dropSlot drops the slot when it exists in database and reports whether it
 // did. A slot in use returns a *SlotActiveError.
 func dropSlot(ctx context.Context, conn *pgx.Conn, slot, database string) (bool, error) {
+	exists, err := checkSlotIdle(ctx, conn, slot, database)
+	if err != nil || !exists {
+		return false, err
+	}
+
+	if _, err := conn.Exec(ctx, "SELECT pg_drop_replication_slot($1)", slot); err != nil {
+		return false, fmt.Errorf("setup: drop replication slot %s: %w", slot, err)
+	}
+
+	return true, nil
+}
+
+// checkSlotIdle reports whether the slot exists in database, and returns a
+// *SlotActiveError when a process, such as the capture worker, reads it.
+func checkSlotIdle(ctx context.Context, conn *pgx.Conn, slot, database string) (bool, error) {
 	s, ok, err := lookupSlot(ctx, conn, slot)
 	if err != nil || !ok {
 		return false, err
@@ -83,11 +98,7 @@ func dropSlot(ctx context.Context, conn *pgx.Conn, slot, database string) (bool,
 			pid = *s.pid
 		}
 
-		return false, &SlotActiveError{Slot: slot, PID: pid}
-	}
-
-	if _, err := conn.Exec(ctx, "SELECT pg_drop_replication_slot($1)", slot); err != nil {
-		return false, fmt.Errorf("setup: drop replication slot %s: %w", slot, err)
+		return true, &SlotActiveError{Slot: slot, PID: pid}
 	}
 
 	return true, nil

@@ -49,8 +49,21 @@ func Teardown(ctx context.Context, conn *pgx.Conn, cfg Config) (Report, error) {
 		return Report{}, err
 	}
 
-	var report Report
+	// Refuse before dropping anything while the worker reads the slot:
+	// a worker whose publication disappears stops with an error.
 	slot := r.slot
+	if configured, err := configuredSlot(ctx, conn); err != nil {
+		return Report{}, err
+	} else if configured != "" {
+		slot = configured
+	}
+	if !r.skipSlot {
+		if _, err := checkSlotIdle(ctx, conn, slot, s.database); err != nil {
+			return Report{}, err
+		}
+	}
+
+	var report Report
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		installedSlot, err := uninstall(ctx, tx, s, &report)
 		if installedSlot != "" {
@@ -170,6 +183,26 @@ WHERE n.nspname = 'bemi' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`).Scan(&othe
 		return "", fmt.Errorf("setup: drop schema bemi: %w", err)
 	default:
 		report.Actions = append(report.Actions, "drop schema bemi")
+	}
+
+	return slot, nil
+}
+
+// configuredSlot returns the slot name from the installed configuration, or
+// "" when setup's configuration table does not exist or is empty.
+func configuredSlot(ctx context.Context, conn *pgx.Conn) (string, error) {
+	var installed bool
+	if err := conn.QueryRow(ctx, "SELECT to_regclass('bemi.config') IS NOT NULL").Scan(&installed); err != nil {
+		return "", fmt.Errorf("setup: inspect installed objects: %w", err)
+	}
+	if !installed {
+		return "", nil
+	}
+
+	var slot string
+	err := conn.QueryRow(ctx, "SELECT slot FROM bemi.config").Scan(&slot)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("setup: read bemi.config: %w", err)
 	}
 
 	return slot, nil
