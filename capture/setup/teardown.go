@@ -33,7 +33,8 @@ DROP TABLE IF EXISTS bemi.config, bemi.table_filter, bemi.replica_identity;
 // bemi no longer exists. Running Teardown again changes nothing.
 //
 // Teardown returns an *OwnershipError when the role does not own a tracked
-// table, and a *SlotActiveError while the capture worker reads the slot.
+// table, and a *SlotActiveError, before it changes anything, while the
+// capture worker reads the slot.
 // conn must not be inside a transaction block.
 func Teardown(ctx context.Context, conn *pgx.Conn, cfg Config) (Report, error) {
 	r, err := cfg.resolve()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -60,10 +61,16 @@ func runStatus(cmd *cobra.Command, args []string) error {
 	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 		enc := json.NewEncoder(cmd.OutOrStdout())
 		enc.SetIndent("", "  ")
-
-		return enc.Encode(newStatusJSON(st, changesTable))
+		if err := enc.Encode(newStatusJSON(st, changesTable)); err != nil {
+			return err
+		}
+	} else {
+		printStatus(cmd.OutOrStdout(), st, changesTable)
 	}
-	printStatus(cmd.OutOrStdout(), st, changesTable)
+
+	if !st.SetupFound {
+		return errors.New("setup has not run in this database, or teardown removed it: run bemi setup")
+	}
 
 	return nil
 }

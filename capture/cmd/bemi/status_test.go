@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bemi-go/bemi/core/pgtest"
+	"github.com/jackc/pgx/v5"
 )
 
 func TestStatusCommandWithoutSetup(t *testing.T) {
@@ -29,6 +30,40 @@ func TestStatusCommandWithoutSetup(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %s", err, want)
 		}
+	}
+}
+
+// A slot without setup's objects is what a teardown that stopped halfway
+// leaves: status prints what it found and still fails.
+func TestStatusCommandSlotWithoutSetup(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDatabase(t)
+	// Slot names are unique per cluster; the database name is unique too.
+	var slot string
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	if err := conn.QueryRow(t.Context(), "SELECT left('orphan_' || current_database(), 63)").Scan(&slot); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(t.Context(), "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", slot); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = conn.Exec(context.Background(), "SELECT pg_drop_replication_slot($1)", slot)
+	})
+
+	out, err := runBemi(t, "status", "--database-url", dbURL, "--slot", slot)
+	if err == nil {
+		t.Fatalf("status with a slot but no setup succeeded:\n%s", out)
+	}
+	if !strings.Contains(err.Error(), "run bemi setup") {
+		t.Errorf("error %q does not say to run bemi setup", err)
+	}
+	if !strings.Contains(out, "Setup:") || !strings.Contains(out, "not found") {
+		t.Errorf("output does not show that setup was not found:\n%s", out)
 	}
 }
 
