@@ -93,7 +93,7 @@ FROM pg_replication_slots WHERE slot_name = $1`, slot).
 		return st, &SlotError{
 			Slot: slot, Database: st.database, Err: ErrSlotMismatch,
 			Detail: fmt.Sprintf("belongs to database %q", deref(slotDatabase)),
-			Hint:   "connect to that database or choose another slot name",
+			Hint:   "connect to that database, or pass the slot name that bemi setup created for this one with --slot",
 		}
 	case deref(walStatus) == "lost":
 		return st, &SlotError{

@@ -50,7 +50,7 @@ func checkSlot(ctx context.Context, conn *pgx.Conn, slot, database string) (bool
 			"drop it (SELECT pg_drop_replication_slot('%s')) or choose another slot name", slot, plugin, slot)
 	}
 	if s.database == nil || *s.database != database {
-		return false, fmt.Errorf("setup: replication slot %s belongs to another database: choose another slot name", slot)
+		return false, fmt.Errorf("setup: replication slot %s belongs to another database: choose another slot name with --slot (one slot per database)", slot)
 	}
 
 	return true, nil
