@@ -493,3 +493,25 @@ COMMENT ON SCHEMA bemi IS 'Bemi change tracking objects, version 000000000000000
 		t.Errorf("run after the upgrade: actions = %q, want none", again.Actions)
 	}
 }
+
+// The slot statement that --print-sql prints fails, instead of doing
+// nothing, when a slot of that name belongs to another database.
+func TestSlotSQLRejectsSlotOfOtherDatabase(t *testing.T) {
+	t.Parallel()
+	otherURL, other := newDatabase(t, "")
+	_, conn := newDatabase(t, "")
+	slot := "other_" + databaseName(t, otherURL)
+	if len(slot) > 63 {
+		slot = slot[:63]
+	}
+	mustExec(t, other, "SELECT pg_create_logical_replication_slot($1, 'pgoutput')", slot)
+	t.Cleanup(func() { _, _ = other.Exec(context.Background(), "SELECT pg_drop_replication_slot($1)", slot) })
+
+	_, err := conn.Exec(t.Context(), slotSQL(slot))
+	if err == nil || !strings.Contains(err.Error(), "belongs to another database") {
+		t.Fatalf("slot SQL in another database: err = %v, want an error that the slot belongs to another database", err)
+	}
+
+	// In the slot's own database the statement changes nothing.
+	mustExec(t, other, slotSQL(slot))
+}

@@ -136,8 +136,22 @@ func filterRows(r resolved) []filterRow {
 	return rows
 }
 
+// slotSQL creates the logical replication slot unless it exists, and fails
+// with an error when a slot of that name belongs to another database, which
+// the capture worker could not use. slot is a validated name: lower case
+// letters, digits and underscores.
 func slotSQL(slot string) string {
-	return fmt.Sprintf("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')\n"+
-		"WHERE NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = %s);\n",
-		quoteLiteral(slot), quoteLiteral(slot))
+	return fmt.Sprintf(`DO $bemi_slot$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_replication_slots
+               WHERE slot_name = %[1]s AND database IS DISTINCT FROM pg_catalog.current_database()) THEN
+        RAISE EXCEPTION 'replication slot %% belongs to another database', %[1]s
+            USING HINT = 'Choose another slot name: a slot belongs to one database.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots WHERE slot_name = %[1]s) THEN
+        PERFORM pg_catalog.pg_create_logical_replication_slot(%[1]s, 'pgoutput');
+    END IF;
+END
+$bemi_slot$;
+`, quoteLiteral(slot))
 }
