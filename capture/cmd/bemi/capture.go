@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -50,8 +51,8 @@ a loopback or private address only.`,
 func addWorkerFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.String("destination-url", "", "destination database URL for the changes table (default $BEMI_DESTINATION_URL, else the source)")
-	f.String("slot", capture.DefaultSlot, "logical replication slot name")
-	f.String("publication", capture.DefaultPublication, "publication name")
+	f.String("slot", capture.DefaultSlot, "logical replication slot name (default: the one bemi setup stored in the source database, else bemi)")
+	f.String("publication", capture.DefaultPublication, "publication name (default: the one bemi setup stored in the source database, else bemi)")
 	f.String("destination-schema", capture.DefaultDestinationSchema, "schema of the changes table in the destination")
 }
 
@@ -75,11 +76,54 @@ func workerConfig(cmd *cobra.Command) (capture.Config, error) {
 	return cfg, nil
 }
 
+// useInstalledNames replaces the slot and publication of cfg that no flag
+// set with the names that bemi setup stored in the source database.
+func useInstalledNames(cmd *cobra.Command, cfg *capture.Config) {
+	f := cmd.Flags()
+	if f.Changed("slot") && f.Changed("publication") {
+		return
+	}
+
+	slot, publication := installedNames(cmd.Context(), cfg.SourceURL)
+	if !f.Changed("slot") && slot != "" {
+		cfg.Slot = slot
+	}
+	if !f.Changed("publication") && publication != "" {
+		cfg.Publication = publication
+	}
+}
+
+// installedNames returns the slot and publication names that bemi setup
+// stored in the source database, or empty strings when it cannot read them:
+// setup has not run, or the database is not reachable yet, in which case
+// the worker reports the problem itself when it connects.
+func installedNames(ctx context.Context, source string) (slot, publication string) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+
+	conn, err := pgx.Connect(ctx, source)
+	if err != nil {
+		return "", ""
+	}
+	defer conn.Close(context.Background())
+
+	var installed bool
+	if err := conn.QueryRow(ctx, "SELECT to_regclass('bemi.config') IS NOT NULL").Scan(&installed); err != nil || !installed {
+		return "", ""
+	}
+	if err := conn.QueryRow(ctx, "SELECT slot, publication FROM bemi.config").Scan(&slot, &publication); err != nil {
+		return "", ""
+	}
+
+	return slot, publication
+}
+
 func runCapture(cmd *cobra.Command, args []string) error {
 	cfg, err := workerConfig(cmd)
 	if err != nil {
 		return err
 	}
+	useInstalledNames(cmd, &cfg)
 
 	f := cmd.Flags()
 	levelName, _ := f.GetString("log-level")

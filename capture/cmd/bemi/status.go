@@ -43,6 +43,7 @@ func runStatus(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	useInstalledNames(cmd, &cfg)
 	w, err := capture.New(cfg)
 	if err != nil {
 		return err

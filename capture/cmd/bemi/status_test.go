@@ -67,6 +67,45 @@ func TestStatusCommandSlotWithoutSetup(t *testing.T) {
 	}
 }
 
+// Without --slot and --publication, status and capture use the names that
+// bemi setup stored in the source database.
+func TestStatusCommandUsesInstalledNames(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDatabase(t)
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	var slot string
+	if err := conn.QueryRow(t.Context(), "SELECT left('named_' || current_database(), 63)").Scan(&slot); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(t.Context(), "CREATE TABLE items (id int PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+
+	if out, err := runBemi(t, "setup", "--database-url", dbURL, "--slot", slot, "--publication", "audit_pub"); err != nil {
+		t.Fatalf("setup: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _, _ = runBemi(t, "teardown", "--database-url", dbURL) })
+
+	out, err := runBemi(t, "status", "--database-url", dbURL, "--json")
+	if err != nil {
+		t.Fatalf("status without --slot: %v\n%s", err, out)
+	}
+	var st statusJSON
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("decode status: %v\n%s", err, out)
+	}
+	if st.Slot.Name != slot || !st.Slot.Found {
+		t.Errorf("slot = %+v, want %s, found", st.Slot, slot)
+	}
+	if st.Publication.Name != "audit_pub" {
+		t.Errorf("publication = %q, want audit_pub", st.Publication.Name)
+	}
+}
+
 func TestWorkerConfigFromEnvironment(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://source/app")
 	t.Setenv("BEMI_DESTINATION_URL", "postgres://dest/audit")
