@@ -94,9 +94,9 @@ func useInstalledNames(cmd *cobra.Command, cfg *capture.Config) {
 }
 
 // installedNames returns the slot and publication names that bemi setup
-// stored in the source database, or empty strings when it cannot read them:
-// setup has not run, or the database is not reachable yet, in which case
-// the worker reports the problem itself when it connects.
+// stored in the source database. It returns empty strings when it cannot
+// read them, because setup has not run or the database is not reachable
+// yet. The worker then reports the problem itself when it connects.
 func installedNames(ctx context.Context, source string) (slot, publication string) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
