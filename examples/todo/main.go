@@ -87,6 +87,11 @@ func (c *commonFlags) logger(w io.Writer) (*slog.Logger, error) {
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	f := flag.NewFlagSet("todo serve", flag.ContinueOnError)
 	f.SetOutput(stderr)
+	f.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: todo [serve] [flags] runs the service; todo demo --help shows the demo's flags.")
+		fmt.Fprintln(stderr, "Flags of serve:")
+		f.PrintDefaults()
+	}
 	var common commonFlags
 	common.register(f, "info")
 	databaseURL := f.String("database-url", "", "PostgreSQL URL of the database (default $DATABASE_URL)")
