@@ -24,7 +24,8 @@ func TestChangeIDVersionAndVariant(t *testing.T) {
 
 func TestChangeIDDeterministicAndDistinct(t *testing.T) {
 	at := time.Date(2026, 12, 4, 20, 0, 0, 0, time.UTC)
-	if changeID("app", 100, 1, at) != changeID("app", 100, 1, at) {
+	first, second := changeID("app", 100, 1, at), changeID("app", 100, 1, at)
+	if first != second {
 		t.Fatal("the same change got two ids")
 	}
 

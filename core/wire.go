@@ -1,9 +1,6 @@
 package core
 
-import (
-	"bytes"
-	"strings"
-)
+import "strings"
 
 // Wire-format constants shared by the adapters, the database trigger and the
 // capture worker. They are compatible with Bemi's libraries for other
@@ -141,10 +138,4 @@ func blockCommentLen(s string) int {
 	}
 
 	return -1
-}
-
-// containsCommentDelimiter reports whether payload could end or open a block
-// comment. Encoder output never does.
-func containsCommentDelimiter(payload []byte) bool {
-	return bytes.Contains(payload, []byte("*/")) || bytes.Contains(payload, []byte("/*"))
 }
