@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -671,5 +672,44 @@ func TestCopyRoundTripsByMode(t *testing.T) {
 				t.Errorf("the second copy sent %d queries with a Bemi comment, want 1:\n%s", comments, strings.Join(last, "\n"))
 			}
 		})
+	}
+}
+
+// A copy that fails on the connection's side, here by its deadline, must
+// not read the row source after CopyFrom returns: the caller owns it again,
+// and rows taken from it then would be lost.
+func TestCopySourceUnusedAfterReturn(t *testing.T) {
+	t.Parallel()
+	d := newTrackedDB(t)
+	db := pgxbemi.New(d.pool(t), pgxbemi.Config{})
+	ctx, cancel := context.WithTimeout(core.With(context.Background(), core.Fields{"userId": 1}), 300*time.Millisecond)
+	defer cancel()
+
+	var calls atomic.Int32
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		if calls.Add(1) > 20 {
+			return nil, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+
+		return []any{"slow row"}, nil
+	})
+	_, err := db.CopyFrom(ctx, pgx.Identifier{"todos"}, []string{"title"}, src)
+	if err == nil {
+		t.Fatal("CopyFrom of a source slower than the deadline succeeded")
+	}
+
+	atReturn := calls.Load()
+	time.Sleep(500 * time.Millisecond)
+	if after := calls.Load(); after != atReturn {
+		t.Errorf("the source was called %d times after CopyFrom returned", after-atReturn)
+	}
+
+	var stored int
+	if err := d.pool(t).QueryRow(context.Background(), "SELECT count(*) FROM todos WHERE title = 'slow row'").Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 0 {
+		t.Errorf("%d rows of the failed copy were stored", stored)
 	}
 }

@@ -3,6 +3,7 @@ package pgxbemi
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"sync/atomic"
 
@@ -119,8 +120,28 @@ func sendCopy(ctx context.Context, conn *pgx.Conn, state *copyState, payload []b
 		return pgconn.CommandTag{}, fmt.Errorf("statement description failed: %w", err)
 	}
 
+	// pgconn.PgConn.CopyFrom reads its io.Reader in a goroutine of its own
+	// and, when the copy fails on the connection's side (a canceled ctx, a
+	// closed connection), returns without waiting for it. The rows are
+	// therefore encoded in a goroutine that writes into a pipe and that
+	// sendCopy waits for, so src is never in use after CopyFrom returns, as
+	// with pgx's CopyFrom.
+	// The encoder stops before the next row once CopyFrom has returned, so
+	// at most the row whose Next call is running is read in vain, as in
+	// pgx's CopyFrom.
 	rows := newCopyStream(conn.TypeMap(), oids, src)
-	tag, err := conn.PgConn().CopyFrom(ctx, rows, copyStatement(quotedTable, quotedColumns, payload))
+	reader, writer := io.Pipe()
+	encoded := make(chan struct{})
+	go func() {
+		defer close(encoded)
+		_, err := io.Copy(writer, rows)
+		writer.CloseWithError(err)
+	}()
+
+	tag, err := conn.PgConn().CopyFrom(ctx, reader, copyStatement(quotedTable, quotedColumns, payload))
+	rows.stopped.Store(true)
+	reader.Close() // ends a write the encoder still waits in
+	<-encoded
 	if err != nil {
 		copyFailures.Add(1)
 	}

@@ -2,8 +2,10 @@ package pgxbemi
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -35,7 +37,15 @@ type copyStream struct {
 	started  bool   // the header is in pending or read
 	finished bool   // the trailer is in pending or read
 	err      error
+
+	// stopped is set when the copy has ended on the connection's side; the
+	// stream then takes no more rows from src.
+	stopped atomic.Bool
 }
+
+// errCopyStopped ends a stream whose copy has ended on the connection's
+// side. Nobody reads it: the copy has already failed with its own error.
+var errCopyStopped = errors.New("pgxbemi: copy ended before the rows were sent")
 
 func newCopyStream(typeMap *pgtype.Map, oids []uint32, src pgx.CopyFromSource) *copyStream {
 	return &copyStream{src: src, typeMap: typeMap, oids: oids}
@@ -72,6 +82,10 @@ func (s *copyStream) advance() error {
 		return nil
 	case s.finished:
 		return io.EOF
+	case s.stopped.Load():
+		s.err = errCopyStopped
+
+		return s.err
 	}
 
 	if !s.src.Next() {
