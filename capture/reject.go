@@ -187,8 +187,10 @@ func (w *writer) storeDegraded(row []any, rowErr *pgconn.PgError) error {
 
 			return nil
 		}
-		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) {
+		// Only the row's values may push it to a more degraded form. Any
+		// other error, a timeout or a lost connection, ends the attempt,
+		// and the worker streams the batch again.
+		if _, ok := dataError(err); !ok {
 			return err
 		}
 		lastErr = err
@@ -199,8 +201,9 @@ func (w *writer) storeDegraded(row []any, rowErr *pgconn.PgError) error {
 }
 
 // probeJSONB returns the error of jsonb input for value on the destination,
-// or nil when it accepts the value. The second result is an error that is
-// not PostgreSQL's, such as a lost connection.
+// or nil when it accepts the value. The second result is any other error,
+// such as a lost connection or a statement timeout, which says nothing
+// about the value.
 func (w *writer) probeJSONB(value []byte) (*pgconn.PgError, error) {
 	err := w.underSavepoint(func(ctx context.Context) error {
 		var isNull bool
@@ -210,8 +213,7 @@ func (w *writer) probeJSONB(value []byte) (*pgconn.PgError, error) {
 	if err == nil {
 		return nil, nil
 	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
+	if pgErr, ok := dataError(err); ok {
 		return pgErr, nil
 	}
 

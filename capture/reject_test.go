@@ -553,3 +553,49 @@ CREATE TRIGGER reject_ordinal BEFORE INSERT ON changes FOR EACH ROW EXECUTE FUNC
 	got := waitChanges(t, s.url, 3)
 	checkOnce(t, got)
 }
+
+// An error that says nothing about the row's values, such as a
+// serialization failure, must not push a rejected row into a more degraded
+// form: the worker streams the batch again instead. Here the destination
+// rejects the original row with a data error and its first degraded form,
+// the context replaced, with serialization_failure until the test drops the
+// trigger. A later form would pass the trigger, but the row must be stored
+// as it was.
+func TestWorkerTransientErrorDoesNotDegrade(t *testing.T) {
+	t.Parallel()
+	s := newSource(t, "CREATE TABLE items (id int PRIMARY KEY, name text)", "items")
+	r := s.start(capture.Config{})
+
+	s.tx(emit(`{"userId":1}`), "INSERT INTO items VALUES (1, 'one')")
+	waitChanges(t, s.url, 1)
+	s.exec(`
+CREATE FUNCTION reject_then_cancel() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.context ? '` + capture.RejectedKey + `' AND NOT NEW.after ? '` + capture.RejectedKey + `' THEN
+		RAISE EXCEPTION 'test trigger fails the degraded form' USING ERRCODE = '40001';
+	END IF;
+	IF NEW.context ? 'rejectMe' THEN
+		RAISE EXCEPTION 'test trigger rejects this change' USING ERRCODE = '22023';
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER reject_then_cancel BEFORE INSERT ON changes FOR EACH ROW EXECUTE FUNCTION reject_then_cancel()`)
+
+	s.tx(emit(`{"rejectMe":true}`), "INSERT INTO items VALUES (2, 'two')")
+	waitFor(t, "the worker to retry after the failed degraded form", func() bool {
+		return strings.Count(r.logs.String(), "SQLSTATE 40001") >= 2
+	})
+	var stored int
+	if err := s.conn.QueryRow(t.Context(), "SELECT count(*) FROM changes").Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 1 {
+		t.Fatalf("%d changes stored while the degraded form fails, want 1", stored)
+	}
+
+	s.exec("DROP TRIGGER reject_then_cancel ON changes")
+	got := waitChanges(t, s.url, 2)
+	if text(got[1].Context["rejectMe"]) != "true" || text(got[1].After["name"]) != "two" {
+		t.Errorf("change after the trigger was dropped: context = %v, after = %v, want both as written", got[1].Context, got[1].After)
+	}
+}
