@@ -73,19 +73,10 @@ func TestCommentOnPostgres(t *testing.T) {
 		fmt.Fprintf(&want, "%d|after|true\n", i)
 	}
 
-	url := pgtest.NewDatabase(t)
-	cmd := exec.Command(pgtest.Shared(t).Bin("psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", "-")
-	cmd.Stdin = strings.NewReader(script.String())
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("psql: %v\n%.2000s", err, stderr.String())
-	}
-
-	got := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	got := runPSQL(t, script.String())
 	wantLines := strings.Split(strings.TrimSpace(want.String()), "\n")
 	if len(got) != len(wantLines) {
-		t.Fatalf("psql printed %d rows, want %d:\n%.2000s", len(got), len(wantLines), stdout.String())
+		t.Fatalf("psql printed %d rows, want %d:\n%.2000s", len(got), len(wantLines), strings.Join(got, "\n"))
 	}
 	for i := range wantLines {
 		if got[i] != wantLines[i] {
@@ -109,4 +100,21 @@ func modelFields(fields core.Fields) core.Fields {
 	}
 
 	return out
+}
+
+// runPSQL runs script with psql, unaligned and without headers, in a new
+// database, and returns the output rows.
+func runPSQL(t *testing.T, script string) []string {
+	t.Helper()
+
+	url := pgtest.NewDatabase(t)
+	cmd := exec.Command(pgtest.Shared(t).Bin("psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", "-")
+	cmd.Stdin = strings.NewReader(script)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("psql: %v\n%.2000s", err, stderr.String())
+	}
+
+	return strings.Split(strings.TrimSpace(stdout.String()), "\n")
 }

@@ -1,17 +1,14 @@
 package core_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/bemi-go/bemi/core"
-	"github.com/bemi-go/bemi/core/pgtest"
 )
 
 // stitchEvent is one decoded WAL event fed to a Stitcher: Begin, a logical
@@ -437,19 +434,10 @@ END $f$;
 		fmt.Fprintf(&want, "%d|%s|ok\n", i, tc.want)
 	}
 
-	url := pgtest.NewDatabase(t)
-	cmd := exec.Command(pgtest.Shared(t).Bin("psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", "-")
-	cmd.Stdin = strings.NewReader(script.String())
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("psql: %v\n%.2000s", err, stderr.String())
-	}
-
-	got := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	got := runPSQL(t, script.String())
 	wantLines := strings.Split(strings.TrimSpace(want.String()), "\n")
 	if len(got) != len(wantLines) {
-		t.Fatalf("psql printed %d rows, want %d:\n%.2000s", len(got), len(wantLines), stdout.String())
+		t.Fatalf("psql printed %d rows, want %d:\n%.2000s", len(got), len(wantLines), strings.Join(got, "\n"))
 	}
 	for i := range wantLines {
 		if got[i] != wantLines[i] {

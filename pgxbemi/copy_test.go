@@ -132,19 +132,7 @@ func newCopyPair(t *testing.T, schema string, configure ...func(*pgxpool.Config)
 			t.Fatalf("create schema: %v", err)
 		}
 
-		cfg, err := pgxpool.ParseConfig(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range configure {
-			f(cfg)
-		}
-		pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		p.pools[i] = pool
+		p.pools[i] = openPool(t, url, configure...)
 	}
 	p.bare = p.pools[0]
 	p.wrapped = pgxbemi.New(p.pools[1], pgxbemi.Config{})

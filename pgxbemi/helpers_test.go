@@ -128,7 +128,15 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 func (d *trackedDB) pool(t testing.TB, configure ...func(*pgxpool.Config)) *pgxpool.Pool {
 	t.Helper()
 
-	cfg, err := pgxpool.ParseConfig(d.url)
+	return openPool(t, d.url, configure...)
+}
+
+// openPool opens a pool on url, configured by configure, and closes it when
+// the test ends.
+func openPool(t testing.TB, url string, configure ...func(*pgxpool.Config)) *pgxpool.Pool {
+	t.Helper()
+
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,22 +15,7 @@ import (
 // context emits one _bemi message, because every autocommit statement starts
 // a new transaction. Run with -benchtime=2s; compare ns/op of the pairs.
 func BenchmarkTriggerOverhead(b *testing.B) {
-	dbURL := pgtest.NewDatabase(b)
-	conn := connect(b, dbURL)
-	mustExec(b, conn, `
-CREATE TABLE tracked (id bigserial PRIMARY KEY, title text NOT NULL, done boolean NOT NULL DEFAULT false);
-CREATE TABLE untracked (LIKE tracked INCLUDING ALL);`)
-	cfg := testConfig(b, dbURL)
-	cfg.SkipSlot = true
-	cfg.ExcludeTables = []string{"untracked"}
-	mustRun(b, conn, cfg)
-
-	payload, err := (&core.Encoder{}).Encode(core.Fields{
-		"userId": 187234, "endpoint": "/todos/{id}", "method": "POST", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736",
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	conn, payload := benchTables(b, "")
 	ctx := context.Background()
 
 	insert := func(table string) string { return "INSERT INTO " + table + " (title) VALUES ($1)" }
@@ -113,22 +98,7 @@ END $$;`
 // each mode. Every transaction of the setting and comment modes emits one
 // _bemi message.
 func BenchmarkTriggerServerSide(b *testing.B) {
-	dbURL := pgtest.NewDatabase(b)
-	conn := connect(b, dbURL)
-	mustExec(b, conn, `
-CREATE TABLE tracked (id bigserial PRIMARY KEY, title text NOT NULL, done boolean NOT NULL DEFAULT false);
-CREATE TABLE untracked (LIKE tracked INCLUDING ALL);`+serverLoopSQL)
-	cfg := testConfig(b, dbURL)
-	cfg.SkipSlot = true
-	cfg.ExcludeTables = []string{"untracked"}
-	mustRun(b, conn, cfg)
-
-	payload, err := (&core.Encoder{}).Encode(core.Fields{
-		"userId": 187234, "endpoint": "/todos/{id}", "method": "POST", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736",
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	conn, payload := benchTables(b, serverLoopSQL)
 	ctx := context.Background()
 
 	for _, mode := range []string{"no-context", "setting", "comment"} {
@@ -145,4 +115,31 @@ CREATE TABLE untracked (LIKE tracked INCLUDING ALL);`+serverLoopSQL)
 			})
 		}
 	}
+}
+
+// benchTables creates the tables tracked and untracked, with the same
+// columns, in a new database, runs extraSQL there and sets up tracking for
+// tracked only. It returns a connection and the payload of a typical
+// four-field context.
+func benchTables(b *testing.B, extraSQL string) (*pgx.Conn, []byte) {
+	b.Helper()
+
+	dbURL := pgtest.NewDatabase(b)
+	conn := connect(b, dbURL)
+	mustExec(b, conn, `
+CREATE TABLE tracked (id bigserial PRIMARY KEY, title text NOT NULL, done boolean NOT NULL DEFAULT false);
+CREATE TABLE untracked (LIKE tracked INCLUDING ALL);`+extraSQL)
+	cfg := testConfig(b, dbURL)
+	cfg.SkipSlot = true
+	cfg.ExcludeTables = []string{"untracked"}
+	mustRun(b, conn, cfg)
+
+	payload, err := (&core.Encoder{}).Encode(core.Fields{
+		"userId": 187234, "endpoint": "/todos/{id}", "method": "POST", "traceId": "4bf92f3577b34da6a3ce929d0e0e4736",
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	return conn, payload
 }
