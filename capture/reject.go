@@ -202,8 +202,8 @@ func (w *writer) storeDegraded(row []any, rowErr *pgconn.PgError) error {
 
 // probeJSONB returns the error of jsonb input for value on the destination,
 // or nil when it accepts the value. The second result is any other error,
-// such as a lost connection or a statement timeout, which says nothing
-// about the value.
+// such as a lost connection or a statement timeout, which is not caused by
+// the value.
 func (w *writer) probeJSONB(value []byte) (*pgconn.PgError, error) {
 	err := w.underSavepoint(func(ctx context.Context) error {
 		var isNull bool

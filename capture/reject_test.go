@@ -554,7 +554,7 @@ CREATE TRIGGER reject_ordinal BEFORE INSERT ON changes FOR EACH ROW EXECUTE FUNC
 	checkOnce(t, got)
 }
 
-// An error that says nothing about the row's values, such as a
+// An error that the row's values do not cause, such as a
 // serialization failure, must not push a rejected row into a more degraded
 // form: the worker streams the batch again instead. Here the destination
 // rejects the original row with a data error and its first degraded form,

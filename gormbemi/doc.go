@@ -63,7 +63,7 @@
 //     as *sql.Rows or *sql.Row with the values that pgx's database/sql
 //     driver gives. Before the first run of a statement text, it describes
 //     the statement in a round trip of its own to check that it returns
-//     only column types it converts exactly, and remembers the answer for
+//     only column types it converts exactly, and remembers the result for
 //     up to 1,024 statement texts. Those are the types that
 //     database/sql receives in binary format, text types, uuid, numeric,
 //     json, jsonb, xml, enums and other types unknown to pgx. A statement

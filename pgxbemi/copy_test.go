@@ -160,7 +160,7 @@ func (p *copyPair) contents(t *testing.T, table string) (bare, wrapped []string)
 }
 
 // registerMood registers the enum type mood on every new connection, as
-// pgx's documentation asks for enum columns in CopyFrom.
+// pgx's documentation requires for enum columns in CopyFrom.
 func registerMood(cfg *pgxpool.Config) {
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		for _, name := range []string{"mood", "_mood"} {

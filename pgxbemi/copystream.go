@@ -44,7 +44,8 @@ type copyStream struct {
 }
 
 // errCopyStopped ends a stream whose copy has ended on the connection's
-// side. Nobody reads it: the copy has already failed with its own error.
+// side. No caller sees it, because the copy has already failed with its own
+// error.
 var errCopyStopped = errors.New("pgxbemi: copy ended before the rows were sent")
 
 func newCopyStream(typeMap *pgtype.Map, oids []uint32, src pgx.CopyFromSource) *copyStream {
